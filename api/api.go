@@ -1,0 +1,291 @@
+// Package api holds the JSON bodies of shoal's HTTP API, version 1. The
+// coordinator serves them and the Go client sends them; both import only this
+// package, so the wire contract lives in one place. docs/http-api.md describes
+// every endpoint.
+//
+//	req := api.SearchRequest{K: 10, Sparse: &api.SparseVector{Indices: []uint32{3, 17}, Values: []float32{0.4, 1.3}}}
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// PathPrefix is the prefix of every versioned endpoint.
+const PathPrefix = "/v1"
+
+// Limits that the coordinator enforces on requests.
+const (
+	// MaxBatch is the largest number of documents in one upsert request.
+	MaxBatch = 10000
+	// MaxK is the largest k a search may ask for.
+	MaxK = 1000
+	// MaxBodyBytes is the largest request body the coordinator reads.
+	MaxBodyBytes = 64 << 20
+	// MaxShards is the largest shard count of a collection.
+	MaxShards = 256
+	// MaxReplication is the largest replication factor.
+	MaxReplication = 7
+	// MaxDim is the largest dense or multi-vector dimension.
+	MaxDim = 4096
+	// MaxVectorsPerDoc is the largest number of vectors in one multi-vector.
+	MaxVectorsPerDoc = 4096
+)
+
+// Metric names.
+const (
+	MetricIP     = "ip"
+	MetricCosine = "cosine"
+	MetricL2     = "l2"
+)
+
+// Attribute kinds.
+const (
+	AttrKeyword = "keyword"
+	AttrInt     = "int"
+	AttrFloat   = "float"
+)
+
+// CollectionSpec is the body of POST /v1/collections and the schema of a
+// collection. At least one of Sparse, Dense and Multivector is required.
+type CollectionSpec struct {
+	Name string `json:"name"`
+	// Shards is the number of shards; default 1.
+	Shards int `json:"shards,omitempty"`
+	// Replication is the number of replicas of each shard; default 3, or the
+	// number of live nodes when fewer.
+	Replication int               `json:"replication,omitempty"`
+	Sparse      *SparseField      `json:"sparse,omitempty"`
+	Dense       *DenseField       `json:"dense,omitempty"`
+	Multivector *MultivectorField `json:"multivector,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+}
+
+// SparseField declares a sparse vector field. Term ids must be < MaxTerm.
+type SparseField struct {
+	MaxTerm uint32 `json:"max_term"`
+}
+
+// DenseField declares a dense vector field.
+type DenseField struct {
+	Dim int `json:"dim"`
+	// Metric is ip, cosine or l2; default cosine.
+	Metric string `json:"metric,omitempty"`
+	// Codec names the compressed storage of sealed segments (f32, f16, sq8,
+	// sq4, pq, binary, rabitq); default f32.
+	Codec string `json:"codec,omitempty"`
+}
+
+// MultivectorField declares a multi-vector (late-interaction) field, scored
+// with MaxSim.
+type MultivectorField struct {
+	Dim int `json:"dim"`
+	// Metric is ip or cosine; default ip.
+	Metric string `json:"metric,omitempty"`
+}
+
+// Collection is what GET /v1/collections/{name} returns: the schema and
+// where its shards live.
+type Collection struct {
+	CollectionSpec
+	Placement []ShardPlacement `json:"placement"`
+}
+
+// ShardPlacement names the nodes holding one shard's replicas.
+type ShardPlacement struct {
+	Shard    int      `json:"shard"`
+	Replicas []string `json:"replicas"`
+	Leader   string   `json:"leader,omitempty"`
+}
+
+// CollectionList is the body of GET /v1/collections.
+type CollectionList struct {
+	Collections []Collection `json:"collections"`
+}
+
+// SparseVector is a sparse vector: strictly ascending term ids, one positive
+// or negative finite value per id.
+type SparseVector struct {
+	Indices []uint32  `json:"indices"`
+	Values  []float32 `json:"values"`
+}
+
+// Document is one stored document. Attributes hold strings for keyword
+// fields and numbers for int and float fields.
+type Document struct {
+	ID          string         `json:"id"`
+	Sparse      *SparseVector  `json:"sparse,omitempty"`
+	Dense       []float32      `json:"dense,omitempty"`
+	Multivector [][]float32    `json:"multivector,omitempty"`
+	Attributes  map[string]any `json:"attributes,omitempty"`
+}
+
+// UpsertRequest is the body of POST /v1/collections/{name}/documents. Upsert
+// replaces each document whole.
+type UpsertRequest struct {
+	Documents []Document `json:"documents"`
+}
+
+// WriteResponse answers an upsert or delete once it is committed through raft
+// and applied on the leader. Token can be passed as a search's consistency to
+// read this write.
+type WriteResponse struct {
+	Upserted int    `json:"upserted,omitempty"`
+	Deleted  int    `json:"deleted,omitempty"`
+	Token    string `json:"token"`
+}
+
+// Consistency levels.
+const (
+	ConsistencyEventual = "eventual"
+	ConsistencyStrong   = "strong"
+)
+
+// Consistency selects how fresh a read must be: Level "eventual" (any
+// replica, the default), "strong" (the leader after a read barrier), or a
+// Token from a write response (any replica that has applied that write). In
+// JSON it is either a string level or an object {"token": "..."}.
+type Consistency struct {
+	Level string
+	Token string
+}
+
+// MarshalJSON encodes c as a string level or a {"token": ...} object.
+func (c Consistency) MarshalJSON() ([]byte, error) {
+	if c.Token != "" {
+		return json.Marshal(struct {
+			Token string `json:"token"`
+		}{c.Token})
+	}
+	return json.Marshal(c.Level)
+}
+
+// UnmarshalJSON accepts "eventual", "strong" or {"token": "..."}.
+func (c *Consistency) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = Consistency{Level: s}
+		return nil
+	}
+	var o struct {
+		Token *string `json:"token"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil || o.Token == nil {
+		return fmt.Errorf(`want "eventual", "strong" or {"token": "..."}`)
+	}
+	*c = Consistency{Token: *o.Token}
+	return nil
+}
+
+// Fusion methods for queries with several modalities.
+const (
+	FusionRRF    = "rrf"
+	FusionLinear = "linear"
+)
+
+// SearchRequest is the body of POST /v1/collections/{name}/search. At least
+// one of Sparse, Dense and Multivector is required; with several, their
+// ranked lists are fused (reciprocal rank fusion unless Fusion says linear).
+type SearchRequest struct {
+	// K is the number of hits; default 10, at most MaxK.
+	K           int           `json:"k,omitempty"`
+	Sparse      *SparseVector `json:"sparse,omitempty"`
+	Dense       []float32     `json:"dense,omitempty"`
+	Multivector [][]float32   `json:"multivector,omitempty"`
+	// Filter keeps documents whose attributes match every entry: a value
+	// (equality), a list (any of), or for numbers {"gte": x, "lte": y}.
+	Filter      map[string]any `json:"filter,omitempty"`
+	Consistency *Consistency   `json:"consistency,omitempty"`
+	// Fusion is rrf (default) or linear; Weights weigh the modalities by
+	// name ("sparse", "dense", "multivector"), default 1 each.
+	Fusion  string             `json:"fusion,omitempty"`
+	Weights map[string]float32 `json:"weights,omitempty"`
+	// AllowPartial returns the hits of the shards that answered when some
+	// did not, instead of failing.
+	AllowPartial bool `json:"allow_partial,omitempty"`
+}
+
+// Hit is one search result.
+type Hit struct {
+	ID    string  `json:"id"`
+	Score float32 `json:"score"`
+}
+
+// Coverage says how many shards a search reached and how many answered.
+type Coverage struct {
+	Shards   int `json:"shards"`
+	Answered int `json:"answered"`
+}
+
+// SearchResponse is the answer to a search.
+type SearchResponse struct {
+	Hits     []Hit    `json:"hits"`
+	Coverage Coverage `json:"coverage"`
+}
+
+// Health is the body of GET /v1/health.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// ClusterStatus is the body of GET /v1/cluster.
+type ClusterStatus struct {
+	Nodes  []NodeStatus  `json:"nodes"`
+	Shards []ShardStatus `json:"shards"`
+}
+
+// NodeStatus describes one registered node.
+type NodeStatus struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	Alive    bool   `json:"alive"`
+}
+
+// ShardStatus describes the replicas of one shard of a collection.
+type ShardStatus struct {
+	Collection string          `json:"collection"`
+	Shard      int             `json:"shard"`
+	Replicas   []ReplicaStatus `json:"replicas"`
+}
+
+// ReplicaStatus is one replica's raft state as that replica reports it.
+type ReplicaStatus struct {
+	Node         string `json:"node"`
+	Role         string `json:"role"`
+	Term         uint64 `json:"term"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LastIndex    uint64 `json:"last_index"`
+	Documents    int    `json:"documents"`
+	Error        string `json:"error,omitempty"`
+}
+
+// Error codes carried in ErrorBody.Code.
+const (
+	CodeBadRequest  = "bad_request"
+	CodeNotFound    = "not_found"
+	CodeConflict    = "conflict"
+	CodeTooLarge    = "too_large"
+	CodeUnavailable = "unavailable"
+	CodeTimeout     = "timeout"
+	CodeInternal    = "internal"
+)
+
+// ErrorResponse is the body of every 4xx and 5xx answer.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody describes a failed request. Field names the offending request
+// field, as a JSON path such as "documents[3].dense[7]", when there is one.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
