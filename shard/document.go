@@ -1,0 +1,266 @@
+package shard
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/shoal-search/shoal/internal/vecmath"
+)
+
+// Metric is how dense and multi-vector similarities are computed. Scores are
+// always "higher is better": l2 scores are negated squared distances.
+type Metric uint8
+
+// Metrics.
+const (
+	MetricIP Metric = iota
+	MetricCosine
+	MetricL2
+)
+
+// ParseMetric maps "ip", "cosine" and "l2" to a Metric.
+func ParseMetric(s string) (Metric, error) {
+	switch s {
+	case "ip":
+		return MetricIP, nil
+	case "cosine":
+		return MetricCosine, nil
+	case "l2":
+		return MetricL2, nil
+	}
+	return 0, fmt.Errorf("unknown metric %q (want ip, cosine or l2)", s)
+}
+
+// String returns the metric's name.
+func (m Metric) String() string {
+	switch m {
+	case MetricIP:
+		return "ip"
+	case MetricCosine:
+		return "cosine"
+	case MetricL2:
+		return "l2"
+	}
+	return fmt.Sprintf("metric(%d)", uint8(m))
+}
+
+// AttrKind is the type of an attribute field.
+type AttrKind uint8
+
+// Attribute kinds.
+const (
+	AttrKeyword AttrKind = iota + 1
+	AttrInt
+	AttrFloat
+)
+
+// Schema is what a shard accepts. A zero SparseMaxTerm, DenseDim or MultiDim
+// means the collection has no such field.
+type Schema struct {
+	SparseMaxTerm uint32
+	DenseDim      int
+	DenseMetric   Metric
+	MultiDim      int
+	MultiMetric   Metric
+	Attributes    map[string]AttrKind
+}
+
+// SparseVec is a sparse vector with strictly ascending indices.
+type SparseVec struct {
+	Indices []uint32
+	Values  []float32
+}
+
+// Attr is one attribute value; which field is meaningful depends on Kind.
+type Attr struct {
+	Kind  AttrKind
+	Str   string
+	Int   int64
+	Float float64
+}
+
+// Document is one stored document. Multi holds MultiCount vectors of the
+// schema's MultiDim, row-major. A stored Document is never modified: an
+// upsert replaces it whole.
+type Document struct {
+	ID     string
+	Sparse SparseVec
+	Dense  []float32
+	Multi  []float32
+	Attrs  map[string]Attr
+}
+
+// MultiCount returns the number of vectors in d's multi-vector.
+func (d *Document) MultiCount(dim int) int {
+	if dim == 0 {
+		return 0
+	}
+	return len(d.Multi) / dim
+}
+
+// Limits on what one document or batch may hold.
+const (
+	MaxIDBytes      = 512
+	MaxSparseNNZ    = 1 << 16
+	MaxMultiVectors = 4096
+	MaxBatchOps     = 100000
+)
+
+// ErrInvalid marks a document, query or command that the schema rejects.
+var ErrInvalid = errors.New("shard: invalid")
+
+// FieldError is a validation failure that names the offending field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Is makes FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+func fieldErr(field, format string, a ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// ValidateSparse checks that v has matching lengths, strictly ascending ids
+// below maxTerm, and finite values.
+func ValidateSparse(field string, v SparseVec, maxTerm uint32) error {
+	if len(v.Indices) != len(v.Values) {
+		return fieldErr(field, "indices has %d entries but values has %d", len(v.Indices), len(v.Values))
+	}
+	if len(v.Indices) > MaxSparseNNZ {
+		return fieldErr(field+".indices", "%d entries exceed the limit of %d", len(v.Indices), MaxSparseNNZ)
+	}
+	for i, t := range v.Indices {
+		if t >= maxTerm {
+			return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "term id %d out of range (max_term %d)", t, maxTerm)
+		}
+		if i > 0 && t <= v.Indices[i-1] {
+			if t == v.Indices[i-1] {
+				return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "duplicate term id %d", t)
+			}
+			return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "term ids must be strictly ascending (%d after %d)", t, v.Indices[i-1])
+		}
+	}
+	for i, x := range v.Values {
+		if !finite32(x) {
+			return fieldErr(fmt.Sprintf("%s.values[%d]", field, i), "value is not finite")
+		}
+	}
+	return nil
+}
+
+// ValidateDense checks a dense vector's dimension and values.
+func ValidateDense(field string, v []float32, dim int) error {
+	if len(v) != dim {
+		return fieldErr(field, "got dimension %d, want %d", len(v), dim)
+	}
+	for i, x := range v {
+		if !finite32(x) {
+			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "value is not finite")
+		}
+	}
+	return nil
+}
+
+// ValidateMulti checks a flat multi-vector of vectors of dim.
+func ValidateMulti(field string, flat []float32, dim int) error {
+	if dim <= 0 || len(flat)%dim != 0 {
+		return fieldErr(field, "length %d is not a multiple of dimension %d", len(flat), dim)
+	}
+	if n := len(flat) / dim; n == 0 || n > MaxMultiVectors {
+		return fieldErr(field, "got %d vectors, want 1..%d", n, MaxMultiVectors)
+	}
+	for i, x := range flat {
+		if !finite32(x) {
+			return fieldErr(fmt.Sprintf("%s[%d][%d]", field, i/dim, i%dim), "value is not finite")
+		}
+	}
+	return nil
+}
+
+// Validate checks d against the schema.
+func (s *Schema) Validate(d *Document) error {
+	if d.ID == "" {
+		return fieldErr("id", "must not be empty")
+	}
+	if len(d.ID) > MaxIDBytes {
+		return fieldErr("id", "longer than %d bytes", MaxIDBytes)
+	}
+	hasAny := false
+	if len(d.Sparse.Indices) > 0 || len(d.Sparse.Values) > 0 {
+		if s.SparseMaxTerm == 0 {
+			return fieldErr("sparse", "the collection has no sparse field")
+		}
+		if err := ValidateSparse("sparse", d.Sparse, s.SparseMaxTerm); err != nil {
+			return err
+		}
+		hasAny = true
+	}
+	if d.Dense != nil {
+		if s.DenseDim == 0 {
+			return fieldErr("dense", "the collection has no dense field")
+		}
+		if err := ValidateDense("dense", d.Dense, s.DenseDim); err != nil {
+			return err
+		}
+		hasAny = true
+	}
+	if d.Multi != nil {
+		if s.MultiDim == 0 {
+			return fieldErr("multivector", "the collection has no multivector field")
+		}
+		if err := ValidateMulti("multivector", d.Multi, s.MultiDim); err != nil {
+			return err
+		}
+		hasAny = true
+	}
+	if !hasAny {
+		return fieldErr("id", "document %q has no vector field", d.ID)
+	}
+	for name, a := range d.Attrs {
+		kind, ok := s.Attributes[name]
+		if !ok {
+			return fieldErr("attributes."+name, "unknown attribute")
+		}
+		if a.Kind != kind {
+			return fieldErr("attributes."+name, "wrong type")
+		}
+		if kind == AttrFloat && (math.IsNaN(a.Float) || math.IsInf(a.Float, 0)) {
+			return fieldErr("attributes."+name, "value is not finite")
+		}
+	}
+	return nil
+}
+
+func finite32(x float32) bool {
+	return x == x && x <= math.MaxFloat32 && x >= -math.MaxFloat32
+}
+
+// sortedAttrNames returns the attribute names of m in ascending order, so
+// encodings are deterministic.
+func sortedAttrNames(m map[string]Attr) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// norms caches what scoring needs of a document beyond its vectors.
+type norms struct {
+	dense float32 // L2 norm of Dense (cosine)
+}
+
+func computeNorms(d *Document) norms {
+	var n norms
+	if d.Dense != nil {
+		n.dense = vecmath.Norm(d.Dense)
+	}
+	return n
+}
