@@ -1,0 +1,426 @@
+// Package shardsvc serves a node's shard replicas over NATS: it decodes wire
+// requests, runs searches and gets on the engine, and proposes writes through
+// the replica's raft group.
+//
+// Every attached replica joins its shard's queue groups for searches and gets,
+// so NATS spreads reads over the replicas. Only the raft leader subscribes the
+// write and strong-read subjects; SetLeader moves those subscriptions when
+// leadership changes.
+//
+//	svc, _ := shardsvc.New(shardsvc.Config{NodeID: "n1", Conn: nc})
+//	_ = svc.Attach("docs", 0, engine, replica)
+//	svc.SetLeader("docs", 0, true)
+package shardsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shoal-search/shoal/internal/wire"
+	"github.com/shoal-search/shoal/shard"
+)
+
+// Replica is one shard replica's replicated log, as the service uses it.
+// Implementations must be safe for concurrent use.
+type Replica interface {
+	// Propose replicates cmd and returns its log index and the engine's
+	// answer once it is committed and applied on this (leader) replica.
+	Propose(ctx context.Context, cmd []byte) (index uint64, resp []byte, err error)
+	// IsLeader reports whether this replica leads its group.
+	IsLeader() bool
+	// WaitApplied returns once the replica has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+	// Barrier confirms leadership and waits until every committed entry is
+	// applied.
+	Barrier(ctx context.Context) error
+	// Status reports the replica's raft state.
+	Status() RaftStatus
+}
+
+// RaftStatus is the raft state of a replica.
+type RaftStatus struct {
+	Role         string
+	Term         uint64
+	LastIndex    uint64
+	AppliedIndex uint64
+	Leader       string
+}
+
+// Config configures a Service.
+type Config struct {
+	// NodeID names this node in answers and status. Required.
+	NodeID string
+	// Conn is the NATS connection. Required.
+	Conn *nats.Conn
+	// Logger receives the service's logs; default discard.
+	Logger *slog.Logger
+	// WriteTimeout bounds a proposal; default 10s.
+	WriteTimeout time.Duration
+	// ReadWaitTimeout bounds how long a read waits for a consistency token or
+	// a barrier; default 5s.
+	ReadWaitTimeout time.Duration
+	// MaxConcurrent bounds the requests handled at once; default 64.
+	MaxConcurrent int
+}
+
+// Validate checks c and fills in defaults.
+func (c *Config) Validate() error {
+	if c.NodeID == "" {
+		return errors.New("shardsvc: NodeID is required")
+	}
+	if c.Conn == nil {
+		return errors.New("shardsvc: Conn is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.ReadWaitTimeout <= 0 {
+		c.ReadWaitTimeout = 5 * time.Second
+	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 64
+	}
+	return nil
+}
+
+// Service serves the replicas attached to it.
+type Service struct {
+	cfg       Config
+	sem       chan struct{}
+	statusSub *nats.Subscription
+	wg        sync.WaitGroup
+
+	mu       sync.Mutex
+	replicas map[key]*attached
+	closed   bool
+}
+
+type key struct {
+	collection string
+	shard      int
+}
+
+type attached struct {
+	key    key
+	eng    *shard.Shard
+	rep    Replica
+	reads  []*nats.Subscription
+	leader []*nats.Subscription
+	isLead bool
+}
+
+// New starts a service and its status endpoint.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), replicas: map[key]*attached{}}
+	sub, err := cfg.Conn.Subscribe(wire.StatusSubject(cfg.NodeID), s.handleStatus)
+	if err != nil {
+		return nil, fmt.Errorf("shardsvc: subscribe status: %w", err)
+	}
+	s.statusSub = sub
+	return s, nil
+}
+
+// Attach starts serving reads of a replica.
+func (s *Service) Attach(collection string, shardN int, eng *shard.Shard, rep Replica) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("shardsvc: closed")
+	}
+	k := key{collection, shardN}
+	if _, ok := s.replicas[k]; ok {
+		return fmt.Errorf("shardsvc: %s/%d already attached", collection, shardN)
+	}
+	a := &attached{key: k, eng: eng, rep: rep}
+	q := wire.QueueGroup(collection, shardN)
+	for subj, h := range map[string]func(*attached, *nats.Msg){
+		wire.SearchSubject(collection, shardN): s.handleSearch,
+		wire.GetSubject(collection, shardN):    s.handleGet,
+	} {
+		sub, err := s.cfg.Conn.QueueSubscribe(subj, q, s.dispatch(a, h))
+		if err != nil {
+			unsubscribe(a.reads)
+			return fmt.Errorf("shardsvc: subscribe %s: %w", subj, err)
+		}
+		a.reads = append(a.reads, sub)
+	}
+	s.replicas[k] = a
+	return nil
+}
+
+// SetLeader moves the leader-only subscriptions of a replica.
+func (s *Service) SetLeader(collection string, shardN int, isLeader bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.replicas[key{collection, shardN}]
+	if !ok || a.isLead == isLeader {
+		return
+	}
+	a.isLead = isLeader
+	if !isLeader {
+		unsubscribe(a.leader)
+		a.leader = nil
+		return
+	}
+	q := wire.QueueGroup(collection, shardN) + ".leader"
+	for subj, h := range map[string]func(*attached, *nats.Msg){
+		wire.WriteSubject(collection, shardN):  s.handleWrite,
+		wire.StrongSubject(collection, shardN): s.handleStrong,
+	} {
+		sub, err := s.cfg.Conn.QueueSubscribe(subj, q, s.dispatch(a, h))
+		if err != nil {
+			s.cfg.Logger.Error("subscribe leader subject", "subject", subj, "err", err)
+			continue
+		}
+		a.leader = append(a.leader, sub)
+	}
+	s.cfg.Logger.Debug("leader subscriptions", "collection", collection, "shard", shardN, "node", s.cfg.NodeID)
+}
+
+// Detach stops serving a replica.
+func (s *Service) Detach(collection string, shardN int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key{collection, shardN}
+	if a, ok := s.replicas[k]; ok {
+		unsubscribe(a.reads)
+		unsubscribe(a.leader)
+		delete(s.replicas, k)
+	}
+}
+
+// Close unsubscribes everything and waits for requests in flight.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for k, a := range s.replicas {
+		unsubscribe(a.reads)
+		unsubscribe(a.leader)
+		delete(s.replicas, k)
+	}
+	s.mu.Unlock()
+	err := s.statusSub.Unsubscribe()
+	s.wg.Wait()
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		err = nil
+	}
+	return err
+}
+
+func unsubscribe(subs []*nats.Subscription) {
+	for _, sub := range subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// dispatch runs h for each message on its own goroutine, at most
+// MaxConcurrent at once, since NATS delivers a subscription's messages one
+// at a time.
+func (s *Service) dispatch(a *attached, h func(*attached, *nats.Msg)) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		s.sem <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.sem; s.wg.Done() }()
+			h(a, m)
+		}()
+	}
+}
+
+func (s *Service) respond(m *nats.Msg, resp proto.Message) {
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		s.cfg.Logger.Error("marshal response", "err", err)
+		return
+	}
+	if err := m.Respond(b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		s.cfg.Logger.Debug("respond", "err", err)
+	}
+}
+
+// errorFor translates an engine or raft error into a wire error.
+func (s *Service) errorFor(a *attached, err error) *wire.Error {
+	var fe *shard.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fe.Msg, Field: fe.Field}
+	case errors.Is(err, shard.ErrInvalid), errors.Is(err, shard.ErrCorrupt):
+		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &wire.Error{Code: wire.CodeTimeout, Message: err.Error()}
+	case a != nil && !a.rep.IsLeader():
+		return &wire.Error{Code: wire.CodeNotLeader, Message: err.Error(), Leader: a.rep.Status().Leader}
+	}
+	return &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+}
+
+func (s *Service) handleWrite(a *attached, m *nats.Msg) {
+	var req wire.WriteRequest
+	if err := proto.Unmarshal(m.Data, &req); err != nil {
+		s.respond(m, &wire.WriteResponse{Error: &wire.Error{Code: wire.CodeBadRequest, Message: "decode write: " + err.Error()}})
+		return
+	}
+	if req.Version != wire.Version {
+		s.respond(m, &wire.WriteResponse{Error: &wire.Error{Code: wire.CodeBadVersion, Message: fmt.Sprintf("wire version %d, want %d", req.Version, wire.Version)}})
+		return
+	}
+	if !a.rep.IsLeader() {
+		s.respond(m, &wire.WriteResponse{Error: &wire.Error{Code: wire.CodeNotLeader, Message: "not the leader", Leader: a.rep.Status().Leader}})
+		return
+	}
+	b := shard.Batch{Ops: make([]shard.Op, len(req.Ops))}
+	schema := a.eng.Schema()
+	for i, op := range req.Ops {
+		if op.Upsert != nil {
+			d := DocumentFromWire(op.Upsert)
+			if err := schema.Validate(d); err != nil {
+				var fe *shard.FieldError
+				if errors.As(err, &fe) {
+					err = &shard.FieldError{Field: fmt.Sprintf("documents[%d].%s", i, fe.Field), Msg: fe.Msg}
+				}
+				s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err)})
+				return
+			}
+			b.Ops[i] = shard.Op{Doc: d}
+		} else {
+			b.Ops[i] = shard.Op{DeleteID: op.DeleteId}
+		}
+	}
+	cmd, err := shard.EncodeBatch(b)
+	if err != nil {
+		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err)})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	index, resp, err := a.rep.Propose(ctx, cmd)
+	if err != nil {
+		s.respond(m, &wire.WriteResponse{Error: s.errorFor(a, err)})
+		return
+	}
+	res, err := shard.DecodeApplyResult(resp)
+	if err != nil {
+		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err), Index: index})
+		return
+	}
+	s.respond(m, &wire.WriteResponse{Index: index, Upserted: uint32(res.Upserted), Deleted: uint32(res.Deleted)})
+}
+
+// waitRead makes a read wait for a consistency token or, when strong, a
+// raft barrier.
+func (s *Service) waitRead(a *attached, minIndex uint64, strong bool) error {
+	if minIndex == 0 && !strong {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadWaitTimeout)
+	defer cancel()
+	if strong {
+		if !a.rep.IsLeader() {
+			return errors.New("not the leader")
+		}
+		if err := a.rep.Barrier(ctx); err != nil {
+			return err
+		}
+	}
+	if minIndex > 0 {
+		return a.rep.WaitApplied(ctx, minIndex)
+	}
+	return nil
+}
+
+func (s *Service) handleSearch(a *attached, m *nats.Msg) { s.search(a, m, false) }
+
+func (s *Service) handleStrong(a *attached, m *nats.Msg) {
+	// The strong subject carries searches and gets; a get request decodes
+	// as a search with no vectors, so it is told apart by a header.
+	if m.Header.Get("Shoal-Op") == "get" {
+		s.get(a, m, true)
+		return
+	}
+	s.search(a, m, true)
+}
+
+func (s *Service) handleGet(a *attached, m *nats.Msg) { s.get(a, m, false) }
+
+func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
+	var req wire.SearchRequest
+	if err := proto.Unmarshal(m.Data, &req); err != nil {
+		s.respond(m, &wire.SearchResponse{Error: &wire.Error{Code: wire.CodeBadRequest, Message: "decode search: " + err.Error()}})
+		return
+	}
+	if req.Version != wire.Version {
+		s.respond(m, &wire.SearchResponse{Error: &wire.Error{Code: wire.CodeBadVersion, Message: fmt.Sprintf("wire version %d, want %d", req.Version, wire.Version)}})
+		return
+	}
+	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
+		s.respond(m, &wire.SearchResponse{Error: s.errorFor(a, err)})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := a.eng.Search(ctx, QueryFromWire(&req))
+	if err != nil {
+		s.respond(m, &wire.SearchResponse{Error: s.errorFor(nil, err)})
+		return
+	}
+	out := &wire.SearchResponse{Node: s.cfg.NodeID, AppliedIndex: a.eng.AppliedIndex()}
+	if req.Sparse != nil {
+		out.Sparse = hitsToWire(res.Sparse)
+	}
+	if len(req.Dense) > 0 {
+		out.Dense = hitsToWire(res.Dense)
+	}
+	if len(req.Multi) > 0 {
+		out.Multi = hitsToWire(res.Multi)
+	}
+	s.respond(m, out)
+}
+
+func (s *Service) get(a *attached, m *nats.Msg, strong bool) {
+	var req wire.GetRequest
+	if err := proto.Unmarshal(m.Data, &req); err != nil {
+		s.respond(m, &wire.GetResponse{Error: &wire.Error{Code: wire.CodeBadRequest, Message: "decode get: " + err.Error()}})
+		return
+	}
+	if req.Version != wire.Version {
+		s.respond(m, &wire.GetResponse{Error: &wire.Error{Code: wire.CodeBadVersion, Message: fmt.Sprintf("wire version %d, want %d", req.Version, wire.Version)}})
+		return
+	}
+	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
+		s.respond(m, &wire.GetResponse{Error: s.errorFor(a, err)})
+		return
+	}
+	d, ok := a.eng.Get(req.Id)
+	if !ok {
+		s.respond(m, &wire.GetResponse{})
+		return
+	}
+	s.respond(m, &wire.GetResponse{Found: true, Doc: DocumentToWire(d)})
+}
+
+func (s *Service) handleStatus(m *nats.Msg) {
+	s.mu.Lock()
+	out := &wire.StatusResponse{Node: s.cfg.NodeID}
+	for k, a := range s.replicas {
+		st := a.rep.Status()
+		out.Replicas = append(out.Replicas, &wire.ReplicaStatus{
+			Collection: k.collection, Shard: uint32(k.shard), Role: st.Role, Term: st.Term,
+			AppliedIndex: st.AppliedIndex, LastIndex: st.LastIndex, Documents: uint64(a.eng.Len()), Leader: st.Leader,
+		})
+	}
+	s.mu.Unlock()
+	s.respond(m, out)
+}
