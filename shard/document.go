@@ -1,11 +1,11 @@
 package shard
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 
+	"github.com/shoal-search/shoal/internal/validate"
 	"github.com/shoal-search/shoal/internal/vecmath"
 )
 
@@ -103,84 +103,30 @@ func (d *Document) MultiCount(dim int) int {
 // Limits on what one document or batch may hold.
 const (
 	MaxIDBytes      = 512
-	MaxSparseNNZ    = 1 << 16
 	MaxMultiVectors = 4096
 	MaxBatchOps     = 100000
 )
 
-// ErrInvalid marks a document, query or command that the schema rejects.
-var ErrInvalid = errors.New("shard: invalid")
+// ErrInvalid matches every validation error.
+var ErrInvalid = validate.ErrInvalid
 
 // FieldError is a validation failure that names the offending field.
-type FieldError struct {
-	Field string
-	Msg   string
-}
+type FieldError = validate.FieldError
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Is makes FieldError match ErrInvalid.
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
-
-func fieldErr(field, format string, a ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
-}
+func fieldErr(field, format string, a ...any) error { return validate.Errorf(field, format, a...) }
 
 // ValidateSparse checks that v has matching lengths, strictly ascending ids
 // below maxTerm, and finite values.
 func ValidateSparse(field string, v SparseVec, maxTerm uint32) error {
-	if len(v.Indices) != len(v.Values) {
-		return fieldErr(field, "indices has %d entries but values has %d", len(v.Indices), len(v.Values))
-	}
-	if len(v.Indices) > MaxSparseNNZ {
-		return fieldErr(field+".indices", "%d entries exceed the limit of %d", len(v.Indices), MaxSparseNNZ)
-	}
-	for i, t := range v.Indices {
-		if t >= maxTerm {
-			return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "term id %d out of range (max_term %d)", t, maxTerm)
-		}
-		if i > 0 && t <= v.Indices[i-1] {
-			if t == v.Indices[i-1] {
-				return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "duplicate term id %d", t)
-			}
-			return fieldErr(fmt.Sprintf("%s.indices[%d]", field, i), "term ids must be strictly ascending (%d after %d)", t, v.Indices[i-1])
-		}
-	}
-	for i, x := range v.Values {
-		if !finite32(x) {
-			return fieldErr(fmt.Sprintf("%s.values[%d]", field, i), "value is not finite")
-		}
-	}
-	return nil
+	return validate.Sparse(field, v.Indices, v.Values, maxTerm)
 }
 
 // ValidateDense checks a dense vector's dimension and values.
-func ValidateDense(field string, v []float32, dim int) error {
-	if len(v) != dim {
-		return fieldErr(field, "got dimension %d, want %d", len(v), dim)
-	}
-	for i, x := range v {
-		if !finite32(x) {
-			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "value is not finite")
-		}
-	}
-	return nil
-}
+func ValidateDense(field string, v []float32, dim int) error { return validate.Dense(field, v, dim) }
 
 // ValidateMulti checks a flat multi-vector of vectors of dim.
 func ValidateMulti(field string, flat []float32, dim int) error {
-	if dim <= 0 || len(flat)%dim != 0 {
-		return fieldErr(field, "length %d is not a multiple of dimension %d", len(flat), dim)
-	}
-	if n := len(flat) / dim; n == 0 || n > MaxMultiVectors {
-		return fieldErr(field, "got %d vectors, want 1..%d", n, MaxMultiVectors)
-	}
-	for i, x := range flat {
-		if !finite32(x) {
-			return fieldErr(fmt.Sprintf("%s[%d][%d]", field, i/dim, i%dim), "value is not finite")
-		}
-	}
-	return nil
+	return validate.Multi(field, flat, dim, MaxMultiVectors)
 }
 
 // Validate checks d against the schema.
@@ -235,10 +181,6 @@ func (s *Schema) Validate(d *Document) error {
 		}
 	}
 	return nil
-}
-
-func finite32(x float32) bool {
-	return x == x && x <= math.MaxFloat32 && x >= -math.MaxFloat32
 }
 
 // sortedAttrNames returns the attribute names of m in ascending order, so

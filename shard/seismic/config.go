@@ -1,0 +1,171 @@
+package seismic
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	// ErrConfig reports an invalid Config or SearchParams.
+	ErrConfig = errors.New("seismic: invalid config")
+	// ErrInput reports malformed input vectors: unsorted or duplicate
+	// indices, mismatched lengths, non-finite values.
+	ErrInput = errors.New("seismic: invalid input")
+	// ErrFormat reports a corrupt or unsupported index file.
+	ErrFormat = errors.New("seismic: bad index format")
+	// ErrClosed reports use of an index after Close.
+	ErrClosed = errors.New("seismic: index closed")
+)
+
+// Pruning selects the static pruning rule of the posting lists.
+type Pruning uint8
+
+const (
+	// PruneGlobal keeps the NPostings·dim largest entries of the whole
+	// collection, each list capped at MaxFraction·NPostings entries.
+	PruneGlobal Pruning = iota
+	// PruneFixed keeps the NPostings largest entries of every list.
+	PruneFixed
+)
+
+// ValueType selects how the forward index stores values.
+type ValueType uint8
+
+const (
+	// ValueF32 stores values as float32 (exact scores).
+	ValueF32 ValueType = iota
+	// ValueF16 stores values as IEEE half floats (half the memory, scores
+	// within about 0.1% of exact).
+	ValueF16
+)
+
+// Config controls how an index is built. The zero value is not valid; start
+// from DefaultConfig.
+type Config struct {
+	// Pruning is the static pruning rule. Default PruneGlobal.
+	Pruning Pruning
+	// NPostings is the mean number of postings kept per list (PruneGlobal)
+	// or the exact cap per list (PruneFixed). 0 means automatic:
+	// AutoKeep × nnz / (number of used components), at least 16.
+	// Default 0.
+	NPostings int
+	// AutoKeep is the fraction of all entries kept when NPostings is 0.
+	// Default 0.3.
+	AutoKeep float64
+	// MaxFraction caps each list at MaxFraction·NPostings entries under
+	// PruneGlobal. Default 1.5.
+	MaxFraction float64
+	// Beta is the fraction of a list's documents sampled as k-means
+	// centroids; each centroid becomes a block. Default 0.1.
+	Beta float64
+	// DocCut is the number of a document's largest components used to
+	// assign it to a centroid. Default 15.
+	DocCut int
+	// MinClusterSize dissolves clusters with fewer documents into their
+	// next-best centroid. Default 2.
+	MinClusterSize int
+	// Alpha is the fraction of the L1 mass of a block's coordinate-wise max
+	// kept in its summary. Default 0.4.
+	Alpha float64
+	// Values selects the forward index value type. Default ValueF32.
+	Values ValueType
+	// KNN is κ, the number of nearest neighbours stored per document for
+	// SeismicWave refinement; 0 disables the graph. Default 0.
+	KNN int
+	// KNNParams are the search parameters used to build the kNN graph.
+	// Default: DefaultSearchParams() with QueryCut 20.
+	KNNParams SearchParams
+	// Seed fixes the centroid sampling, so builds are deterministic.
+	// Default 42.
+	Seed uint64
+	// Workers is the number of build goroutines; 0 means GOMAXPROCS.
+	// Default 0.
+	Workers int
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	kp := DefaultSearchParams()
+	kp.QueryCut = 20
+	return Config{
+		Pruning: PruneGlobal, AutoKeep: 0.3, MaxFraction: 1.5,
+		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.4,
+		Values: ValueF32, KNNParams: kp, Seed: 42,
+	}
+}
+
+// Validate reports whether c can build an index.
+func (c Config) Validate() error {
+	switch {
+	case c.Pruning > PruneFixed:
+		return fmt.Errorf("%w: unknown pruning %d", ErrConfig, c.Pruning)
+	case c.NPostings < 0:
+		return fmt.Errorf("%w: n_postings %d < 0", ErrConfig, c.NPostings)
+	case c.NPostings == 0 && !(c.AutoKeep > 0 && c.AutoKeep <= 1):
+		return fmt.Errorf("%w: auto_keep %v not in (0, 1]", ErrConfig, c.AutoKeep)
+	case c.Pruning == PruneGlobal && !(c.MaxFraction >= 1):
+		return fmt.Errorf("%w: max_fraction %v < 1", ErrConfig, c.MaxFraction)
+	case !(c.Beta > 0 && c.Beta <= 1):
+		return fmt.Errorf("%w: beta %v not in (0, 1]", ErrConfig, c.Beta)
+	case c.DocCut < 1:
+		return fmt.Errorf("%w: doc_cut %d < 1", ErrConfig, c.DocCut)
+	case c.MinClusterSize < 1:
+		return fmt.Errorf("%w: min_cluster_size %d < 1", ErrConfig, c.MinClusterSize)
+	case !(c.Alpha > 0 && c.Alpha <= 1):
+		return fmt.Errorf("%w: alpha %v not in (0, 1]", ErrConfig, c.Alpha)
+	case c.Values > ValueF16:
+		return fmt.Errorf("%w: unknown value type %d", ErrConfig, c.Values)
+	case c.KNN < 0 || c.KNN > 1024:
+		return fmt.Errorf("%w: knn %d not in [0, 1024]", ErrConfig, c.KNN)
+	case c.Workers < 0:
+		return fmt.Errorf("%w: workers %d < 0", ErrConfig, c.Workers)
+	}
+	if c.KNN > 0 {
+		if err := c.KNNParams.Validate(); err != nil {
+			return fmt.Errorf("knn params: %w", err)
+		}
+	}
+	return nil
+}
+
+// SearchParams are the per-query knobs. The zero value is not valid; start
+// from DefaultSearchParams.
+type SearchParams struct {
+	// QueryCut is the number of the query's largest components whose lists
+	// are walked. Default 10.
+	QueryCut int
+	// HeapFactor skips a block when the heap is full and its summary score
+	// is below HeapFactor × the k-th best score. Lower is faster and less
+	// exact; 1 skips only blocks whose summary bound loses. Default 0.8.
+	HeapFactor float32
+	// FirstListOrder visits the blocks of the first list in decreasing
+	// summary score, so the heap fills with good documents early.
+	// Default true.
+	FirstListOrder bool
+	// KNN re-scores the stored neighbours of the results (needs an index
+	// built with Config.KNN > 0). Default false.
+	KNN bool
+	// FilterExactBelow makes a filtered search score every allowed document
+	// exactly when the filter allows fewer than this many. Default 5000.
+	FilterExactBelow int
+}
+
+// DefaultSearchParams returns the documented defaults.
+func DefaultSearchParams() SearchParams {
+	return SearchParams{QueryCut: 10, HeapFactor: 0.8, FirstListOrder: true, FilterExactBelow: 5000}
+}
+
+// Validate reports whether p is usable.
+func (p SearchParams) Validate() error {
+	switch {
+	case p.QueryCut < 1:
+		return fmt.Errorf("%w: query_cut %d < 1", ErrConfig, p.QueryCut)
+	case !(p.HeapFactor > 0) || math.IsInf(float64(p.HeapFactor), 0):
+		return fmt.Errorf("%w: heap_factor %v must be positive", ErrConfig, p.HeapFactor)
+	case p.FilterExactBelow < 0:
+		return fmt.Errorf("%w: filter_exact_below %d < 0", ErrConfig, p.FilterExactBelow)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package seismic
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/shoal-search/shoal/internal/vecmath"
+)
+
+// Vector is one sparse vector: component ids and their values. Build input
+// needs strictly ascending ids; query vectors may be in any order (repeated
+// ids add up).
+type Vector struct {
+	// Indices are the component (term) ids.
+	Indices []uint32
+	// Values are the weights, one per index.
+	Values []float32
+}
+
+// Forward is a collection of sparse vectors in compressed-row form: row i
+// has Indices[Offsets[i]:Offsets[i+1]] and the values at the same positions.
+// Row numbers become document ids 0..Len()-1.
+type Forward struct {
+	// Offsets has Len()+1 entries, starting at 0.
+	Offsets []int64
+	// Indices holds all rows' component ids, each row strictly ascending.
+	Indices []uint32
+	// Values holds all rows' values.
+	Values []float32
+	// Dim is the vocabulary size; 0 means one more than the largest id.
+	Dim uint32
+}
+
+// Len returns the number of rows.
+func (f Forward) Len() int {
+	if len(f.Offsets) == 0 {
+		return 0
+	}
+	return len(f.Offsets) - 1
+}
+
+// Row returns row i; its slices alias f.
+func (f Forward) Row(i int) Vector {
+	a, b := f.Offsets[i], f.Offsets[i+1]
+	return Vector{Indices: f.Indices[a:b], Values: f.Values[a:b]}
+}
+
+// validate checks the CSR invariants and returns the vocabulary size.
+func (f Forward) validate() (uint32, error) {
+	if len(f.Offsets) == 0 {
+		return f.Dim, nil
+	}
+	if f.Offsets[0] != 0 || f.Offsets[len(f.Offsets)-1] != int64(len(f.Indices)) || len(f.Indices) != len(f.Values) {
+		return 0, fmt.Errorf("%w: offsets do not cover indices and values", ErrInput)
+	}
+	dim := uint64(f.Dim)
+	for i := 0; i < f.Len(); i++ {
+		a, b := f.Offsets[i], f.Offsets[i+1]
+		if b < a {
+			return 0, fmt.Errorf("%w: row %d: offsets decrease", ErrInput, i)
+		}
+		for j := a; j < b; j++ {
+			if j > a && f.Indices[j] <= f.Indices[j-1] {
+				return 0, fmt.Errorf("%w: row %d: indices not strictly ascending", ErrInput, i)
+			}
+			v := float64(f.Values[j])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return 0, fmt.Errorf("%w: row %d: non-finite value", ErrInput, i)
+			}
+		}
+		if b > a {
+			if t := uint64(f.Indices[b-1]) + 1; t > dim {
+				if f.Dim != 0 {
+					return 0, fmt.Errorf("%w: row %d: index %d not below dim %d", ErrInput, i, t-1, f.Dim)
+				}
+				dim = t
+			}
+		}
+	}
+	if dim > math.MaxUint32 {
+		dim = math.MaxUint32
+	}
+	return uint32(dim), nil
+}
+
+// f16Table maps every half-float bit pattern to its float32 value, so the
+// scoring loop converts with one load.
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = vecmath.F16(i).Float32()
+	}
+	return &t
+})
+
+// The four scoring kernels: narrow (uint16) or wide (uint32) compact term
+// ids, float32 or half values. The narrow kernels index a 65,536-entry array,
+// so the compiler drops the bounds check on the query lookup.
+
+func dot16f32(ts []uint16, vs []float32, q *[1 << 16]float32) float32 {
+	vs = vs[:len(ts)]
+	var s0, s1 float32
+	j := 0
+	for ; j+1 < len(ts); j += 2 {
+		s0 += q[ts[j]] * vs[j]
+		s1 += q[ts[j+1]] * vs[j+1]
+	}
+	if j < len(ts) {
+		s0 += q[ts[j]] * vs[j]
+	}
+	return s0 + s1
+}
+
+func dot16f16(ts []uint16, vs []uint16, q *[1 << 16]float32, h *[1 << 16]float32) float32 {
+	vs = vs[:len(ts)]
+	var s float32
+	for j, t := range ts {
+		s += q[t] * h[vs[j]]
+	}
+	return s
+}
+
+func dot32f32(ts []uint32, vs []float32, q []float32) float32 {
+	vs = vs[:len(ts)]
+	var s float32
+	for j, t := range ts {
+		s += q[t] * vs[j]
+	}
+	return s
+}
+
+func dot32f16(ts []uint32, vs []uint16, q []float32, h *[1 << 16]float32) float32 {
+	vs = vs[:len(ts)]
+	var s float32
+	for j, t := range ts {
+		s += q[t] * h[vs[j]]
+	}
+	return s
+}
+
+// sum16 returns Σ q[t]·(lo + code·scale) over a quantized summary.
+func sum16(ts []uint16, codes []uint8, q *[1 << 16]float32, lo, scale float32) float32 {
+	codes = codes[:len(ts)]
+	var sq, sc float32
+	for j, t := range ts {
+		w := q[t]
+		sq += w
+		sc += w * float32(codes[j])
+	}
+	return lo*sq + scale*sc
+}
+
+func sum32(ts []uint32, codes []uint8, q []float32, lo, scale float32) float32 {
+	codes = codes[:len(ts)]
+	var sq, sc float32
+	for j, t := range ts {
+		w := q[t]
+		sq += w
+		sc += w * float32(codes[j])
+	}
+	return lo*sq + scale*sc
+}
