@@ -235,6 +235,7 @@ type Layer struct {
 
 	mu     sync.Mutex
 	closed bool
+	conns  map[*conn]struct{} // accepted (queued or taken) and dialed, not yet closed
 	ch     chan net.Conn
 	done   chan struct{}
 }
@@ -250,7 +251,7 @@ func (l *Layer) deliver(c net.Conn) {
 		return
 	}
 	select {
-	case l.ch <- c:
+	case l.ch <- l.trackLocked(c):
 	default:
 		l.m.cfg.Logger.Warn("raftmux: accept backlog full, closing connection", "group", l.group)
 		c.Close()
@@ -268,7 +269,8 @@ func (l *Layer) Accept() (net.Conn, error) {
 }
 
 // Close unregisters the group from the Mux, makes Accept return ErrClosed and
-// closes the connections not yet accepted. It does not close the Mux.
+// closes every connection the layer accepted or dialed, so that nothing of the
+// group stays connected after its transport stops. It does not close the Mux.
 func (l *Layer) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -277,8 +279,13 @@ func (l *Layer) Close() error {
 	}
 	l.closed = true
 	close(l.done)
+	conns := l.conns
+	l.conns = nil
 	l.mu.Unlock()
 
+	for c := range conns {
+		c.Conn.Close()
+	}
 	for drained := false; !drained; {
 		select {
 		case c := <-l.ch:
@@ -322,7 +329,37 @@ func (l *Layer) Dial(address string, timeout time.Duration) (net.Conn, error) {
 		return nil, fmt.Errorf("raftmux: write handshake to %s: %w", address, err)
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, ErrClosed
+	}
+	return l.trackLocked(c), nil
+}
+
+// trackLocked wraps c so that Layer.Close can close it. l.mu is held.
+func (l *Layer) trackLocked(c net.Conn) *conn {
+	tc := &conn{Conn: c, l: l}
+	if l.conns == nil {
+		l.conns = make(map[*conn]struct{})
+	}
+	l.conns[tc] = struct{}{}
+	return tc
+}
+
+// conn is a connection owned by a Layer until its user closes it.
+type conn struct {
+	net.Conn
+	l *Layer
+}
+
+// Close closes the connection and forgets it.
+func (c *conn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // addr is a net.Addr for an advertised host:port.

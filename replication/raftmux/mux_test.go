@@ -279,3 +279,48 @@ func FuzzHandshake(f *testing.F) {
 		}
 	})
 }
+
+func TestLayerCloseClosesConns(t *testing.T) {
+	a, b := newMux(t, DefaultConfig()), newMux(t, DefaultConfig())
+	la, err := a.Layer("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Layer("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	c, err := la.Dial(b.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := lb.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Closing the dialing layer closes its dialed connection: the peer sees EOF.
+	la.Close()
+	expectClosed(t, s)
+
+	// Closing the accepting layer closes accepted connections.
+	la2, err := a.Layer("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la2.Close()
+	c2, err := la2.Dial(b.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	s2, err := lb.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	lb.Close()
+	expectClosed(t, c2)
+}
