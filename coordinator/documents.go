@@ -1,0 +1,237 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/api"
+	"github.com/shoal-search/shoal/internal/meta"
+	"github.com/shoal-search/shoal/internal/wire"
+)
+
+func (c *Coordinator) handleUpsert(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	col, err := c.collection(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.fail(w, "upsert", metaErr(err))
+		return
+	}
+	var req api.UpsertRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		c.fail(w, "upsert", err)
+		return
+	}
+	if len(req.Documents) == 0 {
+		c.fail(w, "upsert", badRequest("documents", "the batch is empty"))
+		return
+	}
+	if len(req.Documents) > api.MaxBatch {
+		c.fail(w, "upsert", &apiError{status: http.StatusRequestEntityTooLarge, body: api.ErrorBody{Code: api.CodeTooLarge, Field: "documents", Message: fmt.Sprintf("%d documents exceed the batch limit of %d", len(req.Documents), api.MaxBatch)}})
+		return
+	}
+	// Validate everything before anything is written, so a bad document
+	// changes nothing.
+	perShard := make([][]*wire.Op, len(col.Placement))
+	seen := make(map[string]int, len(req.Documents))
+	for i := range req.Documents {
+		d := &req.Documents[i]
+		wd, err := docToWire(fmt.Sprintf("documents[%d]", i), d, &col.Spec)
+		if err != nil {
+			c.fail(w, "upsert", err)
+			return
+		}
+		if j, dup := seen[d.ID]; dup {
+			c.fail(w, "upsert", badRequest(fmt.Sprintf("documents[%d].id", i), "duplicate id %q (also documents[%d])", d.ID, j))
+			return
+		}
+		seen[d.ID] = i
+		s := ShardOf(d.ID, len(col.Placement))
+		perShard[s] = append(perShard[s], &wire.Op{Upsert: wd})
+	}
+	tok, res, err := c.write(r.Context(), col, perShard)
+	if err != nil {
+		c.fail(w, "upsert", err)
+		return
+	}
+	c.ok(w, "upsert", http.StatusOK, api.WriteResponse{Upserted: res.upserted, Token: tok.String()}, start)
+}
+
+func (c *Coordinator) handleDelete(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	col, err := c.collection(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.fail(w, "delete", metaErr(err))
+		return
+	}
+	id := r.PathValue("id")
+	perShard := make([][]*wire.Op, len(col.Placement))
+	s := ShardOf(id, len(col.Placement))
+	perShard[s] = []*wire.Op{{DeleteId: id}}
+	tok, res, err := c.write(r.Context(), col, perShard)
+	if err != nil {
+		c.fail(w, "delete", err)
+		return
+	}
+	c.ok(w, "delete", http.StatusOK, api.WriteResponse{Deleted: res.deleted, Token: tok.String()}, start)
+}
+
+type writeResult struct {
+	upserted, deleted int
+}
+
+// write sends each shard's operations to its leader, in parallel, retrying
+// through leader changes, and returns a token covering every shard written.
+func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [][]*wire.Op) (token, writeResult, error) {
+	tok := token{uid: col.UID, indexes: map[int]uint64{}}
+	var res writeResult
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(perShard))
+	for s, ops := range perShard {
+		if len(ops) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := &wire.WriteRequest{Version: wire.Version, Ops: ops}
+			var resp wire.WriteResponse
+			errs[s] = c.withRetry(ctx, "write", c.cfg.WriteTimeout, c.cfg.WriteTimeout, func(actx context.Context) error {
+				resp.Reset()
+				if err := c.call(actx, wire.WriteSubject(col.Spec.Name, s), nil, req, &resp); err != nil {
+					return err
+				}
+				if resp.Error != nil {
+					return fromWire(resp.Error)
+				}
+				return nil
+			})
+			if errs[s] == nil {
+				mu.Lock()
+				tok.indexes[s] = resp.Index
+				res.upserted += int(resp.Upserted)
+				res.deleted += int(resp.Deleted)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return tok, res, err
+		}
+	}
+	return tok, res, nil
+}
+
+// readTarget returns the subject, header and minimum index of a read of
+// shard s under the given consistency.
+func readTarget(col meta.Collection, s int, cons *api.Consistency, tok token, get bool) (string, nats.Header, uint64) {
+	strong := cons != nil && cons.Level == api.ConsistencyStrong
+	if strong {
+		var hdr nats.Header
+		if get {
+			hdr = nats.Header{"Shoal-Op": []string{"get"}}
+		}
+		return wire.StrongSubject(col.Spec.Name, s), hdr, 0
+	}
+	subject := wire.SearchSubject(col.Spec.Name, s)
+	if get {
+		subject = wire.GetSubject(col.Spec.Name, s)
+	}
+	return subject, nil, tok.indexes[s]
+}
+
+func checkConsistency(cons *api.Consistency, col meta.Collection) (token, error) {
+	if cons == nil {
+		return token{}, nil
+	}
+	if cons.Token != "" {
+		return parseToken(cons.Token, col)
+	}
+	switch cons.Level {
+	case "", api.ConsistencyEventual, api.ConsistencyStrong:
+		return token{}, nil
+	}
+	return token{}, badRequest("consistency", "unknown level %q (want eventual, strong or {\"token\": ...})", cons.Level)
+}
+
+func (c *Coordinator) handleGet(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	col, err := c.collection(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.fail(w, "get", metaErr(err))
+		return
+	}
+	var cons *api.Consistency
+	if v := r.URL.Query().Get("consistency"); v != "" {
+		cons = &api.Consistency{Level: v}
+	}
+	if v := r.URL.Query().Get("token"); v != "" {
+		cons = &api.Consistency{Token: v}
+	}
+	tok, err := checkConsistency(cons, col)
+	if err != nil {
+		c.fail(w, "get", err)
+		return
+	}
+	id := r.PathValue("id")
+	s := ShardOf(id, len(col.Placement))
+	subject, hdr, minIdx := readTarget(col, s, cons, tok, true)
+	req := &wire.GetRequest{Version: wire.Version, Id: id, MinAppliedIndex: minIdx, Strong: hdr != nil}
+	var resp wire.GetResponse
+	err = c.withRetry(r.Context(), "get", c.cfg.ReadTimeout, c.cfg.ShardTimeout, func(actx context.Context) error {
+		resp.Reset()
+		if err := c.call(actx, subject, hdr, req, &resp); err != nil {
+			return err
+		}
+		if resp.Error != nil {
+			return fromWire(resp.Error)
+		}
+		return nil
+	})
+	if err != nil {
+		c.fail(w, "get", err)
+		return
+	}
+	if !resp.Found {
+		c.fail(w, "get", notFound("document %q not found", id))
+		return
+	}
+	c.ok(w, "get", http.StatusOK, docFromWire(resp.Doc, &col.Spec), start)
+}
+
+func docFromWire(d *wire.Document, s *api.CollectionSpec) api.Document {
+	out := api.Document{ID: d.Id}
+	if d.Sparse != nil && len(d.Sparse.Indices) > 0 {
+		out.Sparse = &api.SparseVector{Indices: d.Sparse.Indices, Values: d.Sparse.Values}
+	}
+	if len(d.Dense) > 0 {
+		out.Dense = d.Dense
+	}
+	if len(d.Multi) > 0 && s.Multivector != nil {
+		dim := s.Multivector.Dim
+		for o := 0; o+dim <= len(d.Multi); o += dim {
+			out.Multivector = append(out.Multivector, d.Multi[o:o+dim])
+		}
+	}
+	if len(d.Attrs) > 0 {
+		out.Attributes = make(map[string]any, len(d.Attrs))
+		for k, a := range d.Attrs {
+			switch v := a.Value.(type) {
+			case *wire.Attr_Keyword:
+				out.Attributes[k] = v.Keyword
+			case *wire.Attr_Int:
+				out.Attributes[k] = v.Int
+			case *wire.Attr_Float:
+				out.Attributes[k] = v.Float
+			}
+		}
+	}
+	return out
+}
