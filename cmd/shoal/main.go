@@ -1,0 +1,223 @@
+// Command shoal is the shoal server.
+//
+//	shoal dev                      everything in one process (embedded etcd and NATS, 3 nodes, a coordinator)
+//	shoal node --id n1 ...         one storage node against external etcd and NATS
+//	shoal coordinator --http ...   one coordinator against external etcd and NATS
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/shoal-search/shoal/coordinator"
+	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/meta"
+	"github.com/shoal-search/shoal/internal/node"
+)
+
+func main() {
+	var level string
+	root := &cobra.Command{
+		Use:           "shoal",
+		Short:         "shoal: a distributed search cluster for sparse, dense and multi-vector retrieval",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	logger := func() *slog.Logger {
+		var lv slog.Level
+		if err := lv.UnmarshalText([]byte(level)); err != nil {
+			lv = slog.LevelInfo
+		}
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	}
+	root.AddCommand(devCmd(logger), nodeCmd(logger), coordinatorCmd(logger))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "shoal:", err)
+		os.Exit(1)
+	}
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func devCmd(logger func() *slog.Logger) *cobra.Command {
+	var cfg devcluster.Config
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole cluster in one process: embedded etcd and NATS, N nodes, a coordinator",
+		Long: `Run a whole cluster in one process: an embedded etcd, an embedded nats-server,
+N storage nodes (each holding a replica of every shard, replicated with raft over TCP on
+127.0.0.1) and a coordinator serving the HTTP API. Ports derive from the --http port P:
+etcd client P+1, etcd peer P+2, NATS P+3, node i's raft P+10+i. Starting again on the
+same --data brings back every acknowledged document.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := logger()
+			cfg.Logger = log
+			ctx, stop := signalContext()
+			defer stop()
+			c, err := devcluster.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			log.Info("shoal dev is up", "http", c.URL(), "data", cfg.Dir, "nodes", cfg.Nodes, "nats", c.NATSURL(), "etcd", c.EtcdEndpoint())
+			fmt.Fprintf(os.Stderr, "shoal dev: serving %s (data in %s); Ctrl-C stops it\n", c.URL(), cfg.Dir)
+			<-ctx.Done()
+			log.Info("shutting down")
+			return c.Close()
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Dir, "data", "./shoal-data", "directory for all state")
+	cmd.Flags().StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
+	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of storage nodes")
+	return cmd
+}
+
+type externalFlags struct {
+	etcd []string
+	nats string
+}
+
+func (f *externalFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&f.etcd, "etcd", []string{"http://127.0.0.1:2379"}, "etcd endpoints (comma-separated)")
+	cmd.Flags().StringVar(&f.nats, "nats", nats.DefaultURL, "NATS server URL(s)")
+}
+
+func (f *externalFlags) connect(name string) (*clientv3.Client, *nats.Conn, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: f.etcd, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Get(ctx, meta.Prefix+"ping"); err != nil {
+		cli.Close()
+		return nil, nil, fmt.Errorf("etcd %s: %w", strings.Join(f.etcd, ","), err)
+	}
+	nc, err := nats.Connect(f.nats, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		cli.Close()
+		return nil, nil, fmt.Errorf("nats %s: %w", f.nats, err)
+	}
+	return cli, nc, nil
+}
+
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) *http.Server {
+	if addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return srv
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func nodeCmd(logger func() *slog.Logger) *cobra.Command {
+	var ext externalFlags
+	var id, data, raftAddr, metricsAddr string
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run one storage node against external etcd and NATS",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := logger()
+			cli, nc, err := ext.connect("shoal-node-" + id)
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			defer nc.Close()
+			reg := newRegistry()
+			ctx, stop := signalContext()
+			defer stop()
+			n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg})
+			if err != nil {
+				return err
+			}
+			ms := serveMetrics(metricsAddr, reg, log)
+			log.Info("node is up", "id", id, "raft", n.RaftAddr(), "data", data)
+			<-ctx.Done()
+			log.Info("shutting down")
+			if ms != nil {
+				_ = ms.Close()
+			}
+			return n.Close()
+		},
+	}
+	ext.add(cmd)
+	cmd.Flags().StringVar(&id, "id", "", "node id, stable across restarts (required)")
+	cmd.Flags().StringVar(&data, "data", "./shoal-node-data", "directory for raft logs and snapshots")
+	cmd.Flags().StringVar(&raftAddr, "raft", "127.0.0.1:7710", "raft listen and advertise address, stable across restarts")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "address to serve /metrics on (off when empty)")
+	_ = cmd.MarkFlagRequired("id")
+	return cmd
+}
+
+func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
+	var ext externalFlags
+	var httpAddr string
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Run one coordinator (the HTTP API) against external etcd and NATS",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := logger()
+			cli, nc, err := ext.connect("shoal-coordinator")
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			defer nc.Close()
+			reg := newRegistry()
+			c, err := coordinator.New(coordinator.Config{Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Gatherer: reg})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			srv := &http.Server{Addr: httpAddr, Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			errc := make(chan error, 1)
+			go func() { errc <- srv.ListenAndServe() }()
+			log.Info("coordinator is up", "http", httpAddr)
+			ctx, stop := signalContext()
+			defer stop()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		},
+	}
+	ext.add(cmd)
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
+	return cmd
+}
