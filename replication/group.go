@@ -1,0 +1,388 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/shoal-search/shoal/replication/raftmux"
+)
+
+// Group is this node's replica of one raft group. All methods are safe for
+// concurrent use.
+type Group struct {
+	id    string
+	h     *Host
+	dir   string
+	log   *slog.Logger
+	r     *raft.Raft
+	fsm   *fsm
+	store *raftboltdb.BoltStore
+	layer *raftmux.Layer
+	trans *raft.NetworkTransport
+
+	notes chan bool     // raft's NotifyCh
+	stop  chan struct{} // closed by close: stops watchLeadership
+	wg    sync.WaitGroup
+
+	leader atomic.Bool // as last reported by raft's NotifyCh
+
+	// applied is the last index applied to the StateMachine (commands,
+	// membership changes, restored snapshots). appliedCh, when not nil, is
+	// closed at the next change; WaitApplied waits on it.
+	appliedMu sync.Mutex
+	applied   uint64
+	appliedCh chan struct{}
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+
+	proposals, proposeErrors, restores atomic.Uint64
+}
+
+// ID returns the group id.
+func (g *Group) ID() string { return g.id }
+
+// Dir returns the directory holding the group's raft data.
+func (g *Group) Dir() string { return g.dir }
+
+// setApplied records that index was applied and wakes WaitApplied.
+func (g *Group) setApplied(index uint64) {
+	g.appliedMu.Lock()
+	if index > g.applied {
+		g.applied = index
+		if g.appliedCh != nil {
+			close(g.appliedCh)
+			g.appliedCh = nil
+		}
+	}
+	g.appliedMu.Unlock()
+}
+
+// resetApplied sets the applied index after a snapshot restore.
+func (g *Group) resetApplied(index uint64) {
+	g.appliedMu.Lock()
+	g.applied = index
+	if g.appliedCh != nil {
+		close(g.appliedCh)
+		g.appliedCh = nil
+	}
+	g.appliedMu.Unlock()
+}
+
+// AppliedIndex returns the last log index applied to the StateMachine on this
+// replica.
+func (g *Group) AppliedIndex() uint64 {
+	g.appliedMu.Lock()
+	defer g.appliedMu.Unlock()
+	return g.applied
+}
+
+// WaitApplied returns once AppliedIndex() >= index, or with the context's
+// error, or ErrClosed when the group closes first.
+func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		g.appliedMu.Lock()
+		if g.applied >= index {
+			g.appliedMu.Unlock()
+			return nil
+		}
+		if g.closed {
+			g.appliedMu.Unlock()
+			return ErrClosed
+		}
+		if g.appliedCh == nil {
+			g.appliedCh = make(chan struct{})
+		}
+		ch := g.appliedCh
+		g.appliedMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("replication: wait for index %d in %s: %w", index, g.id, ctx.Err())
+		}
+	}
+}
+
+// IsLeader reports whether this replica is the group's leader right now.
+func (g *Group) IsLeader() bool { return g.r.State() == raft.Leader }
+
+// Leader returns the current leader as far as this replica knows; zero if
+// unknown.
+func (g *Group) Leader() Peer {
+	addr, id := g.r.LeaderWithID()
+	return Peer{ID: string(id), Addr: string(addr)}
+}
+
+func (g *Group) notLeader(lost bool) error {
+	return &NotLeaderError{Group: g.id, Leader: g.Leader(), Lost: lost}
+}
+
+// timeout returns how long a raft call made under ctx may take.
+func (g *Group) timeout(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		d := time.Until(dl)
+		if d <= 0 {
+			return 0, context.DeadlineExceeded
+		}
+		return d, nil
+	}
+	return g.h.cfg.ApplyTimeout, nil
+}
+
+// wait waits for f under ctx. If ctx ends first the operation continues in
+// raft; its outcome is unknown to the caller.
+func (g *Group) wait(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil {
+		return g.raftErr(f.Error())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }() // raft resolves every future, at the latest on shutdown
+	select {
+	case err := <-errc:
+		return g.raftErr(err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// raftErr translates raft's errors into this package's.
+func (g *Group) raftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return g.notLeader(false)
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrAbortedByRestore):
+		return g.notLeader(true)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("replication: %s: %w: %w", g.id, err, context.DeadlineExceeded)
+	default:
+		return fmt.Errorf("replication: %s: %w", g.id, err)
+	}
+}
+
+func (g *Group) isClosed() bool {
+	g.appliedMu.Lock()
+	defer g.appliedMu.Unlock()
+	return g.closed
+}
+
+// Propose replicates cmd and waits until it is committed and applied on this
+// replica, which must be the leader. It returns the command's log index and
+// what StateMachine.Apply returned for it. It honours ctx's deadline, or
+// Config.ApplyTimeout if ctx has none. When it returns a context error or
+// ErrLeadershipLost the command may still be committed later.
+func (g *Group) Propose(ctx context.Context, cmd []byte) (index uint64, resp []byte, err error) {
+	if g.isClosed() {
+		return 0, nil, ErrClosed
+	}
+	g.proposals.Add(1)
+	defer func() {
+		if err != nil {
+			g.proposeErrors.Add(1)
+		}
+	}()
+	if g.r.State() != raft.Leader {
+		return 0, nil, g.notLeader(false)
+	}
+	d, err := g.timeout(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	f := g.r.Apply(cmd, d)
+	if err := g.wait(ctx, f); err != nil {
+		return 0, nil, err
+	}
+	res, ok := f.Response().(applyResult)
+	if !ok {
+		return f.Index(), nil, fmt.Errorf("replication: %s: unexpected apply response %T", g.id, f.Response())
+	}
+	return f.Index(), res.resp, res.err
+}
+
+// Barrier is a read barrier on the leader: it returns once this replica has
+// confirmed it is still the leader (a no-op entry committed by a quorum in
+// its term) and has applied every entry committed before the call. Reads of
+// the StateMachine that start after Barrier returns see every write
+// acknowledged before Barrier was called.
+func (g *Group) Barrier(ctx context.Context) error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.r.State() != raft.Leader {
+		return g.notLeader(false)
+	}
+	d, err := g.timeout(ctx)
+	if err != nil {
+		return err
+	}
+	return g.wait(ctx, g.r.Barrier(d))
+}
+
+// Status is a replica's view of its group.
+type Status struct {
+	// Group is the group id.
+	Group string
+	// Role is "leader", "follower", "candidate" or "shutdown".
+	Role string
+	// Term is the current raft term.
+	Term uint64
+	// LastIndex is the last index in the log or the last snapshot.
+	LastIndex uint64
+	// CommitIndex is the last index known committed.
+	CommitIndex uint64
+	// AppliedIndex is the last index applied to the StateMachine.
+	AppliedIndex uint64
+	// Leader is the leader as far as this replica knows; zero if unknown.
+	Leader Peer
+	// Peers are the voters of the latest configuration (nil if unavailable).
+	Peers []Peer
+}
+
+// Status returns this replica's view of the group.
+func (g *Group) Status() Status {
+	s := Status{
+		Group:        g.id,
+		Role:         strings.ToLower(g.r.State().String()),
+		Term:         g.r.CurrentTerm(),
+		LastIndex:    g.r.LastIndex(),
+		CommitIndex:  g.r.CommitIndex(),
+		AppliedIndex: g.AppliedIndex(),
+		Leader:       g.Leader(),
+	}
+	if g.isClosed() {
+		s.Role = "shutdown"
+		return s
+	}
+	f := g.r.GetConfiguration()
+	if f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			if srv.Suffrage == raft.Voter {
+				s.Peers = append(s.Peers, Peer{ID: string(srv.ID), Addr: string(srv.Address)})
+			}
+		}
+	}
+	return s
+}
+
+// AddVoter adds p as a voter (leader only). The new replica must have called
+// Open for the group with no peers; it catches up by snapshot and log.
+func (g *Group) AddVoter(ctx context.Context, p Peer) error {
+	if p.ID == "" || p.Addr == "" {
+		return fmt.Errorf("replication: add voter %+v: id and address are required", p)
+	}
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.r.State() != raft.Leader {
+		return g.notLeader(false)
+	}
+	g.h.SetPeerAddr(p.ID, p.Addr)
+	d, err := g.timeout(ctx)
+	if err != nil {
+		return err
+	}
+	return g.wait(ctx, g.r.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, d))
+}
+
+// RemoveServer removes node id from the group (leader only). A leader that
+// removes itself steps down once the change commits.
+func (g *Group) RemoveServer(ctx context.Context, id string) error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.r.State() != raft.Leader {
+		return g.notLeader(false)
+	}
+	d, err := g.timeout(ctx)
+	if err != nil {
+		return err
+	}
+	return g.wait(ctx, g.r.RemoveServer(raft.ServerID(id), 0, d))
+}
+
+// TakeSnapshot snapshots the StateMachine now and compacts the log down to
+// Config.TrailingLogs entries. Nothing new since the last snapshot is not an
+// error.
+func (g *Group) TakeSnapshot(ctx context.Context) error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	err := g.wait(ctx, g.r.Snapshot())
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
+
+// watchLeadership forwards raft's leadership notifications to
+// Config.OnLeaderChange, in order, until close.
+func (g *Group) watchLeadership() {
+	defer g.wg.Done()
+	cb := g.h.cfg.OnLeaderChange
+	report := func(v bool) {
+		if g.leader.Load() == v {
+			return
+		}
+		g.leader.Store(v)
+		g.log.Info("replication: leadership changed", "leader", v)
+		if cb != nil {
+			cb(g.id, v)
+		}
+	}
+	for {
+		select {
+		case v := <-g.notes:
+			report(v)
+		case <-g.stop:
+			report(false)
+			return
+		}
+	}
+}
+
+// close shuts raft down, then its transport, then its stores. It is
+// idempotent.
+func (g *Group) close() error {
+	g.closeOnce.Do(func() {
+		g.appliedMu.Lock()
+		g.closed = true
+		if g.appliedCh != nil {
+			close(g.appliedCh)
+			g.appliedCh = nil
+		}
+		g.appliedMu.Unlock()
+
+		var errs []error
+		if err := g.r.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+		g.trans.CloseStreams()
+		errs = append(errs, g.trans.Close(), g.layer.Close())
+		close(g.stop)
+		g.wg.Wait()
+		if err := g.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("log store: %w", err))
+		}
+		if err := errors.Join(errs...); err != nil {
+			g.closeErr = fmt.Errorf("replication: close %s: %w", g.id, err)
+		}
+		g.log.Debug("replication: group closed")
+	})
+	return g.closeErr
+}

@@ -1,0 +1,387 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/shoal-search/shoal/replication/raftmux"
+)
+
+// Host is one node's raft endpoint: one TCP listener (raftmux) shared by all
+// the node's groups. All methods are safe for concurrent use.
+type Host struct {
+	cfg Config
+	mux *raftmux.Mux
+	log *slog.Logger
+	met *metrics
+
+	// addrs maps node ids to their latest known raftmux addresses; it takes
+	// precedence over the addresses stored in the groups' configurations.
+	addrMu sync.RWMutex
+	addrs  map[string]string
+
+	mu     sync.Mutex
+	groups map[string]*Group // nil value: the group is being opened or closed
+	closed bool
+}
+
+// New starts listening on cfg.BindAddr and returns the Host.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	mux, err := raftmux.Listen(cfg.BindAddr, raftmux.Config{
+		AdvertiseAddr:    cfg.AdvertiseAddr,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		Logger:           cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	h := &Host{
+		cfg:    cfg,
+		mux:    mux,
+		log:    cfg.Logger.With("node", cfg.NodeID),
+		addrs:  make(map[string]string),
+		groups: make(map[string]*Group),
+	}
+	h.addrs[cfg.NodeID] = h.Addr()
+	if cfg.Registerer != nil {
+		h.met = newMetrics(h)
+		if err := cfg.Registerer.Register(h.met); err != nil {
+			mux.Close()
+			return nil, fmt.Errorf("replication: register metrics: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// Addr returns the advertised address of the node's raft listener: what
+// other nodes put in Peer.Addr.
+func (h *Host) Addr() string { return h.mux.Addr().String() }
+
+// NodeID returns the node id from Config.
+func (h *Host) NodeID() string { return h.cfg.NodeID }
+
+// SetPeerAddr records that node id now listens on addr. Every group of this
+// Host dials id there, whatever address its stored configuration has, so a
+// node that restarts on a new address stays reachable. Open records the
+// addresses of its peers the same way.
+func (h *Host) SetPeerAddr(id, addr string) {
+	h.addrMu.Lock()
+	h.addrs[id] = addr
+	h.addrMu.Unlock()
+}
+
+// learnAddr records addr for id unless the book already has an address for
+// it: addresses from configurations never override SetPeerAddr's.
+func (h *Host) learnAddr(id, addr string) {
+	h.addrMu.Lock()
+	if _, ok := h.addrs[id]; !ok && addr != "" {
+		h.addrs[id] = addr
+	}
+	h.addrMu.Unlock()
+}
+
+// ServerAddr implements raft.ServerAddressProvider over the address book.
+func (h *Host) serverAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	h.addrMu.RLock()
+	a, ok := h.addrs[string(id)]
+	h.addrMu.RUnlock()
+	if !ok {
+		return "", fmt.Errorf("replication: no address for node %s", id)
+	}
+	return raft.ServerAddress(a), nil
+}
+
+type addrProvider struct{ h *Host }
+
+func (p addrProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	return p.h.serverAddr(id)
+}
+
+// ValidGroupID reports an error if group cannot name a group: it must be 1 to
+// 255 bytes of ASCII letters, digits, '.', '_' or '-', and not start with '.'.
+func ValidGroupID(group string) error {
+	if err := raftmux.ValidGroup(group); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrBadGroup, group, err)
+	}
+	if group[0] == '.' {
+		return fmt.Errorf("%w %q: starts with '.'", ErrBadGroup, group)
+	}
+	for i := 0; i < len(group); i++ {
+		c := group[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("%w %q: byte %q at %d", ErrBadGroup, group, c, i)
+		}
+	}
+	return nil
+}
+
+// Open starts (or re-opens from Dir) this node's replica of group. On a fresh
+// directory with no raft state and a non-empty peers it bootstraps the group
+// with peers, which must include this node; every replica calls Open with the
+// same peers, so the bootstrap configuration is identical everywhere. With
+// empty peers a fresh replica bootstraps nothing and waits to be added by the
+// leader (Group.AddVoter). On existing state, peers only refresh the address
+// book (see SetPeerAddr); the membership comes from the stored state.
+func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error) {
+	if err := ValidGroupID(group); err != nil {
+		return nil, err
+	}
+	if sm == nil {
+		return nil, errors.New("replication: nil StateMachine")
+	}
+	if len(peers) > 0 && !slices.ContainsFunc(peers, func(p Peer) bool { return p.ID == h.cfg.NodeID }) {
+		return nil, fmt.Errorf("replication: open %s: peers do not include this node %s", group, h.cfg.NodeID)
+	}
+	for _, p := range peers {
+		if p.ID == "" || p.Addr == "" {
+			return nil, fmt.Errorf("replication: open %s: peer %+v lacks an id or address", group, p)
+		}
+	}
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if _, ok := h.groups[group]; ok {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrGroupOpen, group)
+	}
+	h.groups[group] = nil // reserve
+	h.mu.Unlock()
+
+	for _, p := range peers {
+		h.SetPeerAddr(p.ID, p.Addr)
+	}
+	g, err := h.open(group, sm, peers)
+
+	h.mu.Lock()
+	if err != nil {
+		delete(h.groups, group)
+		h.mu.Unlock()
+		return nil, fmt.Errorf("replication: open %s: %w", group, err)
+	}
+	if h.closed {
+		h.mu.Unlock()
+		cerr := g.close()
+		h.mu.Lock()
+		delete(h.groups, group)
+		h.mu.Unlock()
+		return nil, errors.Join(ErrClosed, cerr)
+	}
+	h.groups[group] = g
+	h.mu.Unlock()
+	return g, nil
+}
+
+func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err error) {
+	dir := filepath.Join(h.cfg.Dir, group)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	g = &Group{
+		id:    group,
+		h:     h,
+		dir:   dir,
+		log:   h.log.With("group", group),
+		stop:  make(chan struct{}),
+		notes: make(chan bool, 16),
+	}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(cleanup) {
+				f()
+			}
+		}
+	}()
+
+	g.store, err = raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true},
+		NoSync:      h.cfg.NoSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	cleanup = append(cleanup, func() { g.store.Close() })
+	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.store)
+	if err != nil {
+		return nil, err
+	}
+	hl := newHCLogger(g.log, "raft")
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, h.cfg.SnapshotRetain, hl.Named("snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+
+	g.layer, err = h.mux.Layer(group)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { g.layer.Close() })
+	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		ServerAddressProvider: addrProvider{h},
+		Logger:                hl.Named("transport"),
+		Stream:                streamLayer{g.layer},
+		MaxPool:               h.cfg.MaxPool,
+		Timeout:               h.cfg.TransportTimeout,
+	})
+	cleanup = append(cleanup, func() { g.trans.Close() })
+
+	g.fsm = &fsm{sm: sm, g: g}
+	rc := h.cfg.raftConfig()
+	rc.Logger = hl
+	rc.NotifyCh = g.notes
+
+	existing, err := raft.HasExistingState(logs, g.store, snaps)
+	if err != nil {
+		return nil, err
+	}
+	if !existing && len(peers) > 0 {
+		conf := raft.Configuration{}
+		for _, p := range peers {
+			conf.Servers = append(conf.Servers, raft.Server{
+				Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr),
+			})
+		}
+		if err := raft.BootstrapCluster(rc, logs, g.store, snaps, g.trans, conf); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+
+	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans)
+	if err != nil {
+		return nil, err
+	}
+	if f := g.r.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			h.learnAddr(string(srv.ID), string(srv.Address))
+		}
+	}
+	g.wg.Add(1)
+	go g.watchLeadership()
+	g.log.Debug("replication: group open", "existing", existing, "applied", g.AppliedIndex())
+	return g, nil
+}
+
+// Group returns the open group, or nil if it is not open.
+func (h *Host) Group(group string) *Group {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.groups[group]
+}
+
+// Groups returns the ids of the open groups, sorted.
+func (h *Host) Groups() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.groups))
+	for id, g := range h.groups {
+		if g != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// CloseGroup stops this node's replica of group and, if removeData, deletes
+// its directory. The group's membership is unchanged: remove the node with
+// RemoveServer first when it leaves for good.
+func (h *Host) CloseGroup(group string, removeData bool) error {
+	h.mu.Lock()
+	g := h.groups[group]
+	if g == nil {
+		h.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrUnknownGroup, group)
+	}
+	h.groups[group] = nil // closing
+	h.mu.Unlock()
+
+	err := g.close()
+	if removeData {
+		if rerr := os.RemoveAll(g.dir); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("replication: remove %s: %w", g.dir, rerr))
+		}
+	}
+	h.mu.Lock()
+	delete(h.groups, group)
+	h.mu.Unlock()
+	return err
+}
+
+// Close stops every group and the listener and returns their errors joined.
+// The data stays on disk; a new Host on the same Dir re-opens it.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	var gs []*Group
+	for id, g := range h.groups {
+		if g != nil {
+			gs = append(gs, g)
+			h.groups[id] = nil
+		}
+	}
+	h.mu.Unlock()
+
+	errs := make([]error, len(gs)+2)
+	var wg sync.WaitGroup
+	for i, g := range gs {
+		wg.Go(func() { errs[i] = g.close() })
+	}
+	wg.Wait()
+	h.mu.Lock()
+	for _, g := range gs {
+		delete(h.groups, g.id)
+	}
+	h.mu.Unlock()
+	// Opens and CloseGroups already under way finish on their own (an Open
+	// that sees the Host closed closes its group); wait for them, bounded.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		h.mu.Lock()
+		n := len(h.groups)
+		h.mu.Unlock()
+		if n == 0 {
+			break
+		}
+	}
+	errs[len(gs)] = h.mux.Close()
+	if h.met != nil && !h.cfg.Registerer.Unregister(h.met) {
+		errs[len(gs)+1] = errors.New("replication: metrics were not registered")
+	}
+	return errors.Join(errs...)
+}
+
+// streamLayer adapts a raftmux.Layer to raft.StreamLayer.
+type streamLayer struct{ *raftmux.Layer }
+
+var _ raft.StreamLayer = streamLayer{}
+
+// Dial connects to the group's replica on the node at address.
+func (s streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return s.Layer.Dial(string(address), timeout)
+}
