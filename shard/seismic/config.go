@@ -52,7 +52,7 @@ type Config struct {
 	// Default 0.
 	NPostings int
 	// AutoKeep is the fraction of all entries kept when NPostings is 0.
-	// Default 0.3.
+	// Default 0.12 (the share the Seismic paper keeps on MS MARCO).
 	AutoKeep float64
 	// MaxFraction caps each list at MaxFraction·NPostings entries under
 	// PruneGlobal. Default 1.5.
@@ -90,7 +90,7 @@ func DefaultConfig() Config {
 	kp := DefaultSearchParams()
 	kp.QueryCut = 20
 	return Config{
-		Pruning: PruneGlobal, AutoKeep: 0.3, MaxFraction: 1.5,
+		Pruning: PruneGlobal, AutoKeep: 0.12, MaxFraction: 1.5,
 		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.4,
 		Values: ValueF32, KNNParams: kp, Seed: 42,
 	}
@@ -137,8 +137,9 @@ type SearchParams struct {
 	// are walked. Default 10.
 	QueryCut int
 	// HeapFactor skips a block when the heap is full and its summary score
-	// is below HeapFactor × the k-th best score. Lower is faster and less
-	// exact; 1 skips only blocks whose summary bound loses. Default 0.8.
+	// is below HeapFactor × the k-th best score. Higher is faster and less
+	// exact; summaries underestimate (they keep only Alpha of the mass), so
+	// values below 1 are the accurate end. Default 0.8.
 	HeapFactor float32
 	// FirstListOrder visits the blocks of the first list in decreasing
 	// summary score, so the heap fills with good documents early.

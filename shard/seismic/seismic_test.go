@@ -1,0 +1,309 @@
+package seismic
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/shoal-search/shoal/internal/dataset"
+	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/internal/topk"
+)
+
+// synth returns a small synthetic collection and its queries.
+func synth(t testing.TB, docs, queries int) (Forward, *dataset.Sparse) {
+	t.Helper()
+	c := dataset.DefaultSparseSynthConfig()
+	c.Docs, c.Queries = docs, queries
+	d, q, err := dataset.GenerateSparse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Forward{Offsets: d.Offsets, Indices: d.Indices, Values: d.Values, Dim: d.Dim}, q
+}
+
+func ids(items []topk.Item) []uint32 {
+	out := make([]uint32, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
+
+func qrow(q *dataset.Sparse, i int) Vector {
+	ti, tv := q.Row(i)
+	return Vector{Indices: ti, Values: tv}
+}
+
+// meanRecall returns recall@k of ix against ex over the queries.
+func meanRecall(t testing.TB, ix *Index, ex *Exact, q *dataset.Sparse, k int, p SearchParams) float64 {
+	t.Helper()
+	var sum float64
+	var got, want []topk.Item
+	for i := 0; i < q.Len(); i++ {
+		got = ix.Search(qrow(q, i), k, p, nil, got)
+		want = ex.Search(qrow(q, i), k, want)
+		sum += eval.Recall(ids(got), ids(want))
+	}
+	return sum / float64(q.Len())
+}
+
+func TestExactBaselinesAgree(t *testing.T) {
+	fwd, q := synth(t, 3000, 30)
+	ex, err := NewExact(fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < q.Len(); i++ {
+		a := ex.Search(qrow(q, i), 10, nil)
+		b := ScanSearch(fwd, qrow(q, i), 10, nil)
+		if !slices.Equal(ids(a), ids(b)) {
+			t.Fatalf("query %d: exact-taat %v, exact-scan %v", i, ids(a), ids(b))
+		}
+	}
+}
+
+func TestRecallSynthetic(t *testing.T) {
+	fwd, q := synth(t, 20000, 100)
+	ex, _ := NewExact(fwd)
+	ix, err := Build(fwd, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultSearchParams()
+	p.QueryCut = 20
+	if r := meanRecall(t, ix, ex, q, 10, p); r < 0.9 {
+		t.Errorf("recall@10 = %.3f, want >= 0.9", r)
+	}
+	// With every posting kept and no block skipping the search is exact.
+	cfg := DefaultConfig()
+	cfg.AutoKeep = 1
+	cfg.MaxFraction = 1e6
+	full, err := Build(fwd, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.QueryCut, p.HeapFactor = 1000, 1e-9
+	if r := meanRecall(t, full, ex, q, 10, p); r < 0.999 {
+		t.Errorf("unpruned recall@10 = %.4f, want 1", r)
+	}
+}
+
+func TestBuildDeterministic(t *testing.T) {
+	fwd, q := synth(t, 5000, 20)
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	a, err := Build(fwd, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Workers = 3
+	b, err := Build(fwd, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.post, b.post) || !slices.Equal(a.sCode, b.sCode) || !slices.Equal(a.sT16, b.sT16) {
+		t.Fatal("builds with 1 and 3 workers differ")
+	}
+	for i := 0; i < q.Len(); i++ {
+		x := a.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
+		y := b.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
+		if !slices.Equal(x, y) {
+			t.Fatalf("query %d: results differ", i)
+		}
+	}
+}
+
+func TestLayouts(t *testing.T) {
+	fwd, q := synth(t, 4000, 30)
+	ex, _ := NewExact(fwd)
+	// Shift ids above 2^16 to force the remapped (and, with enough terms,
+	// wide) layout, and try half-float values.
+	wide := fwd
+	wide.Indices = make([]uint32, len(fwd.Indices))
+	for i, t := range fwd.Indices {
+		wide.Indices[i] = t*3 + 70000
+	}
+	wide.Dim = 0
+	for _, half := range []bool{false, true} {
+		for _, w := range []bool{false, true} {
+			cfg := DefaultConfig()
+			if half {
+				cfg.Values = ValueF16
+			}
+			in := fwd
+			if w {
+				in = wide
+			}
+			ix, err := Build(in, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := DefaultSearchParams()
+			p.QueryCut = 20
+			var sum float64
+			for i := 0; i < q.Len(); i++ {
+				qv := qrow(q, i)
+				if w {
+					qi := make([]uint32, len(qv.Indices))
+					for j, t := range qv.Indices {
+						qi[j] = t*3 + 70000
+					}
+					qv.Indices = qi
+				}
+				got := ix.Search(qv, 10, p, nil, nil)
+				sum += eval.Recall(ids(got), ids(ex.Search(qrow(q, i), 10, nil)))
+			}
+			if r := sum / float64(q.Len()); r < 0.9 {
+				t.Errorf("half=%v remapped=%v: recall %.3f, want >= 0.9", half, w, r)
+			}
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	fwd, q := synth(t, 5000, 20)
+	ix, err := Build(fwd, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := roaring.New()
+	for d := uint32(0); d < 5000; d += 3 {
+		allowed.Add(d)
+	}
+	for _, below := range []int{0, 1 << 30} {
+		p := DefaultSearchParams()
+		p.FilterExactBelow = below
+		for i := 0; i < q.Len(); i++ {
+			for _, it := range ix.Search(qrow(q, i), 10, p, allowed, nil) {
+				if !allowed.Contains(it.ID) {
+					t.Fatalf("result %d not in filter", it.ID)
+				}
+			}
+		}
+	}
+	// The exact filtered path returns the true filtered top-k.
+	p := DefaultSearchParams()
+	p.FilterExactBelow = 1 << 30
+	got := ix.Search(qrow(q, 0), 5, p, allowed, nil)
+	want := topk.New(5)
+	for _, it := range ScanSearch(fwd, qrow(q, 0), 5000, nil) {
+		if allowed.Contains(it.ID) {
+			want.Push(it.ID, it.Score)
+		}
+	}
+	if w := want.Sorted(nil); !slices.Equal(ids(got), ids(w)) {
+		t.Errorf("filtered exact: got %v, want %v", ids(got), ids(w))
+	}
+}
+
+func TestKNNRefinement(t *testing.T) {
+	fwd, q := synth(t, 3000, 30)
+	cfg := DefaultConfig()
+	cfg.KNN = 5
+	ix, err := Build(fwd, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := NewExact(fwd)
+	p := DefaultSearchParams()
+	p.QueryCut = 3
+	base := meanRecall(t, ix, ex, q, 10, p)
+	p.KNN = true
+	with := meanRecall(t, ix, ex, q, 10, p)
+	if with+1e-9 < base {
+		t.Errorf("kNN expansion lowered recall: %.3f -> %.3f", base, with)
+	}
+	t.Logf("query_cut 3: recall %.3f without kNN, %.3f with", base, with)
+}
+
+func TestEmptyAndEdgeCases(t *testing.T) {
+	ix, err := Build(Forward{}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ix.Search(Vector{Indices: []uint32{1}, Values: []float32{1}}, 10, DefaultSearchParams(), nil, nil); len(got) != 0 {
+		t.Errorf("empty index returned %v", got)
+	}
+	// One empty document, one document, unknown query terms.
+	f := Forward{Offsets: []int64{0, 0, 2}, Indices: []uint32{3, 9}, Values: []float32{1, 2}}
+	ix, err = Build(f, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ix.Search(Vector{Indices: []uint32{9, 12345}, Values: []float32{1, 5}}, 3, DefaultSearchParams(), nil, nil)
+	if len(got) != 1 || got[0].ID != 1 || got[0].Score != 2 {
+		t.Errorf("got %v, want [{1 2}]", got)
+	}
+	bad := Forward{Offsets: []int64{0, 2}, Indices: []uint32{5, 5}, Values: []float32{1, 1}}
+	if _, err := Build(bad, DefaultConfig()); err == nil {
+		t.Error("duplicate indices accepted")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.Alpha = 0
+	if err := c.Validate(); err == nil {
+		t.Error("alpha 0 accepted")
+	}
+	p := DefaultSearchParams()
+	p.QueryCut = 0
+	if err := p.Validate(); err == nil {
+		t.Error("query_cut 0 accepted")
+	}
+}
+
+func TestSearchAllocs(t *testing.T) {
+	fwd, q := synth(t, 3000, 10)
+	ix, _ := Build(fwd, DefaultConfig())
+	dst := make([]topk.Item, 0, 10)
+	qv := qrow(q, 0)
+	ix.Search(qv, 10, DefaultSearchParams(), nil, dst)
+	// sort.Slice inside topk's Sorted costs a few small allocations; the
+	// search itself must add none that grow with the index.
+	a := testing.AllocsPerRun(50, func() { dst = ix.Search(qv, 10, DefaultSearchParams(), nil, dst) })
+	if a > 3 {
+		t.Errorf("Search allocates %.1f times per query", a)
+	}
+}
+
+func TestConcurrentSearch(t *testing.T) {
+	fwd, q := synth(t, 3000, 16)
+	ix, err := Build(fwd, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]topk.Item, q.Len())
+	for i := range want {
+		want[i] = ix.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			var dst []topk.Item
+			for n := 0; n < 50; n++ {
+				i := r.IntN(q.Len())
+				dst = ix.Search(qrow(q, i), 10, DefaultSearchParams(), nil, dst)
+				if !slices.Equal(dst, want[i]) {
+					errs <- "concurrent result differs"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
