@@ -80,10 +80,11 @@ type Config struct {
 	// NoSync skips fsync of the log store. Unsafe: only for tests. Default false.
 	NoSync bool
 
-	// OnLeaderChange, if set, is called (from a goroutine of the group, in
-	// order) whenever this node gains or loses leadership of group. Closing a
-	// group while leader reports a final loss. It must not block for long and
-	// must not call CloseGroup or Close.
+	// OnLeaderChange, if set, is called whenever this node gains or loses
+	// leadership of group, from one goroutine of the Host, in order across
+	// all its groups. Closing a group while leader reports a final loss. The
+	// callback must not block for long and must not call Host.Close; it may
+	// take locks that are held around Open and CloseGroup.
 	OnLeaderChange func(group string, isLeader bool)
 }
 

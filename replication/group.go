@@ -330,20 +330,18 @@ func (g *Group) TakeSnapshot(ctx context.Context) error {
 	return err
 }
 
-// watchLeadership forwards raft's leadership notifications to
-// Config.OnLeaderChange, in order, until close.
+// watchLeadership turns raft's leadership notifications into Host events
+// until close, which adds a final loss if the replica was leading. It never
+// blocks on the callback.
 func (g *Group) watchLeadership() {
 	defer g.wg.Done()
-	cb := g.h.cfg.OnLeaderChange
 	report := func(v bool) {
 		if g.leader.Load() == v {
 			return
 		}
 		g.leader.Store(v)
 		g.log.Info("replication: leadership changed", "leader", v)
-		if cb != nil {
-			cb(g.id, v)
-		}
+		g.h.emit(g.id, v)
 	}
 	for {
 		select {

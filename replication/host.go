@@ -34,6 +34,63 @@ type Host struct {
 	mu     sync.Mutex
 	groups map[string]*Group // nil value: the group is being opened or closed
 	closed bool
+
+	// Leadership events wait in evq until the dispatch goroutine hands them
+	// to Config.OnLeaderChange, one at a time, in order.
+	evMu     sync.Mutex
+	evq      []leaderEvent
+	evSignal chan struct{} // capacity 1: "evq may be non-empty"
+	evStop   chan struct{}
+	evDone   chan struct{}
+}
+
+type leaderEvent struct {
+	group  string
+	leader bool
+}
+
+// emit queues a leadership event; it never blocks.
+func (h *Host) emit(group string, leader bool) {
+	if h.cfg.OnLeaderChange == nil {
+		return
+	}
+	h.evMu.Lock()
+	h.evq = append(h.evq, leaderEvent{group, leader})
+	h.evMu.Unlock()
+	select {
+	case h.evSignal <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch delivers leadership events until Close, then delivers what is
+// left and returns.
+func (h *Host) dispatch() {
+	defer close(h.evDone)
+	for {
+		h.evMu.Lock()
+		q := h.evq
+		h.evq = nil
+		h.evMu.Unlock()
+		for _, e := range q {
+			h.cfg.OnLeaderChange(e.group, e.leader)
+		}
+		if len(q) > 0 {
+			continue
+		}
+		select {
+		case <-h.evSignal:
+		case <-h.evStop:
+			h.evMu.Lock()
+			q := h.evq
+			h.evq = nil
+			h.evMu.Unlock()
+			for _, e := range q {
+				h.cfg.OnLeaderChange(e.group, e.leader)
+			}
+			return
+		}
+	}
 }
 
 // New starts listening on cfg.BindAddr and returns the Host.
@@ -54,11 +111,14 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	h := &Host{
-		cfg:    cfg,
-		mux:    mux,
-		log:    cfg.Logger.With("node", cfg.NodeID),
-		addrs:  make(map[string]string),
-		groups: make(map[string]*Group),
+		cfg:      cfg,
+		mux:      mux,
+		log:      cfg.Logger.With("node", cfg.NodeID),
+		addrs:    make(map[string]string),
+		groups:   make(map[string]*Group),
+		evSignal: make(chan struct{}, 1),
+		evStop:   make(chan struct{}),
+		evDone:   make(chan struct{}),
 	}
 	h.addrs[cfg.NodeID] = h.Addr()
 	if cfg.Registerer != nil {
@@ -68,6 +128,7 @@ func New(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("replication: register metrics: %w", err)
 		}
 	}
+	go h.dispatch()
 	return h, nil
 }
 
@@ -306,7 +367,10 @@ func (h *Host) Groups() []string {
 }
 
 // CloseGroup stops this node's replica of group and, if removeData, deletes
-// its directory. The group's membership is unchanged: remove the node with
+// its directory. It does not wait for OnLeaderChange callbacks, so it may be
+// called while holding a lock that the callback takes; the group's final
+// leadership loss (if it was leading) is delivered after it returns, still in
+// order with every other event of the Host. The group's membership is unchanged: remove the node with
 // RemoveServer first when it leaves for good.
 func (h *Host) CloseGroup(group string, removeData bool) error {
 	h.mu.Lock()
@@ -331,7 +395,10 @@ func (h *Host) CloseGroup(group string, removeData bool) error {
 }
 
 // Close stops every group and the listener and returns their errors joined.
-// The data stays on disk; a new Host on the same Dir re-opens it.
+// It delivers the pending OnLeaderChange events (including the final losses
+// of the groups it closes) before returning, so it must not be called while
+// holding a lock that the callback takes. The data stays on disk; a new Host
+// on the same Dir re-opens it.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -370,6 +437,8 @@ func (h *Host) Close() error {
 		}
 	}
 	errs[len(gs)] = h.mux.Close()
+	close(h.evStop)
+	<-h.evDone
 	if h.met != nil && !h.cfg.Registerer.Unregister(h.met) {
 		errs[len(gs)+1] = errors.New("replication: metrics were not registered")
 	}

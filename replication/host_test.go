@@ -330,3 +330,45 @@ func TestConcurrentProposeWait(t *testing.T) {
 		t.Fatalf("%d commands, want 100", got)
 	}
 }
+
+// TestCloseGroupUnderCallbackLock checks that CloseGroup does not wait for
+// OnLeaderChange, so a caller may hold the lock its callback takes.
+func TestCloseGroupUnderCallbackLock(t *testing.T) {
+	cfg := testConfig(t, "n0", t.TempDir())
+	var mu sync.Mutex
+	var events []string
+	cfg.OnLeaderChange = func(group string, isLeader bool) {
+		mu.Lock()
+		events = append(events, fmt.Sprintf("%s=%v", group, isLeader))
+		mu.Unlock()
+	}
+	h, _ := openSingle(t, cfg, "g", &listSM{})
+	defer h.Close()
+	done := make(chan error, 1)
+	mu.Lock()
+	go func() { done <- h.CloseGroup("g", false) }()
+	select {
+	case err := <-done:
+		mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		mu.Unlock()
+		t.Fatal("CloseGroup blocked on the OnLeaderChange callback")
+	}
+	// Re-open: its events come after the old instance's final loss.
+	g, err := h.Open("g", &listSM{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLeader(t, g)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(events, ","); got != "g=true,g=false,g=true,g=false" {
+		t.Fatalf("events: %s", got)
+	}
+}
