@@ -1,0 +1,100 @@
+package clustertest_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"github.com/shoal-search/shoal/api"
+)
+
+// randSparse returns a random sparse vector over [0, maxTerm).
+func randSparse(r *rand.Rand, maxTerm, nnz int) *api.SparseVector {
+	set := map[uint32]bool{}
+	for len(set) < nnz {
+		set[uint32(r.IntN(maxTerm))] = true
+	}
+	v := &api.SparseVector{}
+	for t := range set {
+		v.Indices = append(v.Indices, t)
+	}
+	sort.Slice(v.Indices, func(i, j int) bool { return v.Indices[i] < v.Indices[j] })
+	for range v.Indices {
+		v.Values = append(v.Values, float32(r.IntN(1000)+1)/100)
+	}
+	return v
+}
+
+func randDense(r *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// sparseDot matches the engine's accumulation order exactly.
+func sparseDot(q, d *api.SparseVector) float32 {
+	var s float32
+	i, j := 0, 0
+	for i < len(q.Indices) && j < len(d.Indices) {
+		switch {
+		case q.Indices[i] < d.Indices[j]:
+			i++
+		case q.Indices[i] > d.Indices[j]:
+			j++
+		default:
+			s += q.Values[i] * d.Values[j]
+			i++
+			j++
+		}
+	}
+	return s
+}
+
+// exactSparse returns the exact top-k of docs for q, best first, ties by id.
+func exactSparse(docs map[string]*api.Document, q *api.SparseVector, k int) []api.Hit {
+	var hits []api.Hit
+	for id, d := range docs {
+		if d.Sparse == nil {
+			continue
+		}
+		if s := sparseDot(q, d.Sparse); s > 0 || true {
+			hits = append(hits, api.Hit{ID: id, Score: s})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].ID < hits[j].ID
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
+}
+
+// sameHits checks got against the exact want: equal scores rank by rank, and
+// equal ids wherever scores do not tie.
+func sameHits(t *testing.T, what string, got, want []api.Hit) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d hits, want %d\ngot  %v\nwant %v", what, len(got), len(want), got, want)
+	}
+	for i := range want {
+		if math.Abs(float64(got[i].Score-want[i].Score)) > 1e-4*math.Max(1, math.Abs(float64(want[i].Score))) {
+			t.Fatalf("%s: rank %d: got %v, want %v\ngot  %v\nwant %v", what, i, got[i], want[i], got, want)
+		}
+		if got[i].ID != want[i].ID {
+			tie := (i > 0 && want[i-1].Score == want[i].Score) || (i+1 < len(want) && want[i+1].Score == want[i].Score)
+			if !tie {
+				t.Fatalf("%s: rank %d: got id %s, want %s", what, i, got[i].ID, want[i].ID)
+			}
+		}
+	}
+}
+
+func docID(i int) string { return fmt.Sprintf("doc-%05d", i) }
