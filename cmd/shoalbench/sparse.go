@@ -1,18 +1,324 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shoal-search/shoal/internal/dataset"
+	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/shard/seismic"
 )
 
-// newSparseCmd is a placeholder until the sparse benchmark lands.
+// sparseFlags are the options of `shoalbench sparse`.
+type sparseFlags struct {
+	data, queries, qrels string
+	docs, nq, k, scanNQ  int
+	queryCuts, heapFacts string
+	firstOrder           bool
+	knn                  int
+	nPostings            int
+	autoKeep, beta       float64
+	alpha                float64
+	half                 bool
+	threads              int
+	seed                 uint64
+	stats                bool
+}
+
+// newSparseCmd returns the `sparse` subcommand: Seismic against the exact
+// baselines, on real JSONL/CSR data or synthetic SPLADE-like data.
 func newSparseCmd() *cobra.Command {
-	return &cobra.Command{
+	var f sparseFlags
+	cmd := &cobra.Command{
 		Use:   "sparse",
-		Short: "sparse benchmark (not built yet)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("sparse benchmark is not built yet")
-		},
+		Short: "Seismic learned-sparse index vs exact-taat and exact-scan; one JSON line per configuration",
+		Long: `Builds the exact term-at-a-time baseline, the forward-index scan and a Seismic
+index, then sweeps query_cut x heap_factor. Recall is against the exact top-k,
+latency is single-threaded per query (p50/p99), QPS uses --threads goroutines.
+Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runSparse(cmd, f) },
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.data, "data", "", "documents: JSONL {id,indices,values} (.gz ok) or BigANN sparse CSR (.csr/.bin); default synthetic")
+	fl.StringVar(&f.queries, "queries", "", "queries (same formats); default synthetic, or required with --data")
+	fl.StringVar(&f.qrels, "qrels", "", "BEIR qrels TSV; adds ndcg10 to every line")
+	fl.IntVar(&f.docs, "docs", 100000, "synthetic documents")
+	fl.IntVar(&f.nq, "nq", 500, "queries to run (first nq of the query file, or synthetic)")
+	fl.IntVar(&f.k, "k", 10, "results per query")
+	fl.IntVar(&f.scanNQ, "scan-nq", 50, "queries for the slow exact-scan baseline")
+	fl.StringVar(&f.queryCuts, "query-cut", "3,5,8,10,15", "comma-separated query_cut values to sweep")
+	fl.StringVar(&f.heapFacts, "heap-factor", "0.8,0.9,1.0,1.2", "comma-separated heap_factor values to sweep")
+	fl.BoolVar(&f.firstOrder, "first-list-order", true, "visit first-list blocks by summary score")
+	fl.IntVar(&f.knn, "knn", 0, "kNN graph size κ (0 = off); adds a kNN-expansion sweep")
+	fl.IntVar(&f.nPostings, "n-postings", 0, "Config.NPostings (0 = auto)")
+	fl.Float64Var(&f.autoKeep, "auto-keep", seismic.DefaultConfig().AutoKeep, "Config.AutoKeep")
+	fl.Float64Var(&f.beta, "beta", seismic.DefaultConfig().Beta, "Config.Beta")
+	fl.Float64Var(&f.alpha, "alpha", seismic.DefaultConfig().Alpha, "Config.Alpha")
+	fl.BoolVar(&f.half, "f16", false, "store forward values as half floats")
+	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "goroutines for the QPS pass")
+	fl.Uint64Var(&f.seed, "seed", 1, "synthetic data seed")
+	fl.BoolVar(&f.stats, "stats", true, "print a sparse-data line with collection statistics")
+	return cmd
+}
+
+func parseList[T int | float64](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		v, err := parse(p)
+		if err != nil {
+			return nil, fmt.Errorf("bad list value %q: %w", p, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func readSparse(path string) (*dataset.Sparse, error) {
+	if strings.HasSuffix(path, ".csr") || strings.HasSuffix(path, ".bin") {
+		return dataset.ReadSparseCSR(path)
+	}
+	return dataset.ReadSparseJSONL(path)
+}
+
+func runSparse(cmd *cobra.Command, f sparseFlags) error {
+	out := cmd.OutOrStdout()
+	qcs, err := parseList(f.queryCuts, strconv.Atoi)
+	if err != nil {
+		return err
+	}
+	hfs, err := parseList(f.heapFacts, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+	if err != nil {
+		return err
+	}
+	var docs, queries *dataset.Sparse
+	source := "synthetic"
+	if f.data != "" {
+		if f.queries == "" {
+			return fmt.Errorf("--queries is required with --data")
+		}
+		source = f.data
+		if docs, err = readSparse(f.data); err != nil {
+			return err
+		}
+		if queries, err = readSparse(f.queries); err != nil {
+			return err
+		}
+	} else {
+		c := dataset.DefaultSparseSynthConfig()
+		c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
+		t0 := time.Now()
+		if docs, queries, err = dataset.GenerateSparse(c); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "generated %d docs, %d queries in %v\n", docs.Len(), queries.Len(), time.Since(t0).Round(time.Millisecond))
+	}
+	nq := min(f.nq, queries.Len())
+	qv := make([]seismic.Vector, nq)
+	for i := range qv {
+		ti, tv := queries.Row(i)
+		qv[i] = seismic.Vector{Indices: ti, Values: tv}
+	}
+	if f.stats {
+		if err := emit(out, map[string]any{"bench": "sparse-data", "source": source,
+			"docs": dataset.ComputeSparseStats(docs), "queries": dataset.ComputeSparseStats(queries)}); err != nil {
+			return err
+		}
+	}
+	var qrels eval.Qrels
+	if f.qrels != "" {
+		if qrels, err = eval.ReadQrels(f.qrels); err != nil {
+			return err
+		}
+	}
+	fwd := seismic.Forward{Offsets: docs.Offsets, Indices: docs.Indices, Values: docs.Values, Dim: docs.Dim}
+	base := map[string]any{"bench": "sparse", "docs": docs.Len(), "queries": nq, "k": f.k, "threads": 1}
+	line := func(index string, params map[string]any, r sparseRun, buildS float64, bytes int64, gt [][]topk.Item) error {
+		m := map[string]any{"index": index, "params": params, "recall": r.recall(gt, f.k),
+			"p50_us": r.pct(50), "p99_us": r.pct(99), "qps": r.qps, "build_s": buildS, "index_bytes": bytes}
+		for k, v := range base {
+			m[k] = v
+		}
+		if qrels != nil {
+			m["ndcg10"] = r.ndcg(qrels, queries, docs)
+		}
+		if r.scored > 0 {
+			m["docs_scored"] = r.scored
+		}
+		if r.nq != nq {
+			m["queries"] = r.nq
+		}
+		return emit(out, m)
+	}
+
+	// exact-taat: ground truth and the speed to beat.
+	t0 := time.Now()
+	ex, err := seismic.NewExact(fwd)
+	if err != nil {
+		return err
+	}
+	exBuild := time.Since(t0).Seconds()
+	taat := measure(qv, f.threads, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+		return ex.Search(q, f.k, dst), 0
+	})
+	gt := taat.res
+	if err := line("exact-taat", map[string]any{}, taat, exBuild, ex.Bytes(), gt); err != nil {
+		return err
+	}
+	taatP50 := taat.pct(50)
+	// exact-scan on a prefix of the queries (it is slow).
+	if f.scanNQ > 0 {
+		sq := qv[:min(f.scanNQ, nq)]
+		scan := measure(sq, f.threads, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+			return seismic.ScanSearch(fwd, q, f.k, dst), 0
+		})
+		fwdBytes := int64(len(docs.Offsets)*8 + len(docs.Indices)*4 + len(docs.Values)*4)
+		if err := line("exact-scan", map[string]any{}, scan, 0, fwdBytes, gt[:len(sq)]); err != nil {
+			return err
+		}
+	}
+	ex = nil
+	runtime.GC()
+
+	cfg := seismic.DefaultConfig()
+	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
+	if f.half {
+		cfg.Values = seismic.ValueF16
+	}
+	t0 = time.Now()
+	ix, err := seismic.Build(fwd, cfg)
+	if err != nil {
+		return err
+	}
+	buildS := time.Since(t0).Seconds()
+	st := ix.Stats()
+	if err := emit(out, map[string]any{"bench": "sparse-index", "build_s": buildS, "stats": st,
+		"overhead_vs_forward": float64(st.TotalBytes) / float64(st.ForwardBytes),
+		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
+			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
+			"f16": f.half, "knn": cfg.KNN, "seed": cfg.Seed}}); err != nil {
+		return err
+	}
+	knnModes := []bool{false}
+	if f.knn > 0 {
+		knnModes = append(knnModes, true)
+	}
+	for _, useKNN := range knnModes {
+		for _, qc := range qcs {
+			for _, hf := range hfs {
+				p := seismic.DefaultSearchParams()
+				p.QueryCut, p.HeapFactor, p.FirstListOrder, p.KNN = qc, float32(hf), f.firstOrder, useKNN
+				r := measure(qv, f.threads, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+					return ix.SearchCounted(q, f.k, p, dst)
+				})
+				params := map[string]any{"query_cut": qc, "heap_factor": hf, "first_list_order": f.firstOrder, "knn": useKNN,
+					"speedup_p50_vs_taat": taatP50 / max(r.pct(50), 1e-9)}
+				if err := line("seismic", params, r, buildS, st.TotalBytes, gt); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sparseRun holds one configuration's measurements.
+type sparseRun struct {
+	nq     int
+	res    [][]topk.Item
+	lat    []float64 // µs, single thread
+	qps    float64
+	scored int // mean documents scored per query
+}
+
+// measure runs every query once single-threaded (latency and results), then
+// again spread over threads goroutines for QPS, repeating the set until at
+// least 300 ms have passed (at most 20 rounds).
+func measure(qv []seismic.Vector, threads int, search func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int)) sparseRun {
+	r := sparseRun{nq: len(qv), res: make([][]topk.Item, len(qv)), lat: make([]float64, len(qv))}
+	var dst []topk.Item
+	scored := 0
+	for i, q := range qv {
+		t := time.Now()
+		var n int
+		dst, n = search(q, dst[:0])
+		r.lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		r.res[i] = slices.Clone(dst)
+		scored += n
+	}
+	if len(qv) > 0 {
+		r.scored = scored / len(qv)
+	}
+	slices.Sort(r.lat)
+	start := time.Now()
+	done := 0
+	for round := 0; round < 20 && (round == 0 || time.Since(start) < 300*time.Millisecond); round++ {
+		var wg sync.WaitGroup
+		for w := range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var d []topk.Item
+				for i := w; i < len(qv); i += threads {
+					d, _ = search(qv[i], d[:0])
+				}
+			}()
+		}
+		wg.Wait()
+		done += len(qv)
+	}
+	r.qps = float64(done) / time.Since(start).Seconds()
+	return r
+}
+
+func (r sparseRun) pct(p int) float64 {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, len(r.lat)*p/100)]
+}
+
+func (r sparseRun) recall(gt [][]topk.Item, k int) float64 {
+	var sum float64
+	for i, got := range r.res {
+		g := make([]uint32, len(got))
+		for j, it := range got {
+			g[j] = it.ID
+		}
+		w := make([]uint32, 0, k)
+		for _, it := range gt[i] {
+			w = append(w, it.ID)
+		}
+		sum += eval.Recall(g, w)
+	}
+	return sum / float64(max(len(r.res), 1))
+}
+
+func (r sparseRun) ndcg(q eval.Qrels, queries, docs *dataset.Sparse) float64 {
+	runs := map[string][]eval.Scored{}
+	for i, res := range r.res {
+		qid := strconv.Itoa(i)
+		if queries.IDs != nil {
+			qid = queries.IDs[i]
+		}
+		for _, it := range res {
+			did := strconv.Itoa(int(it.ID))
+			if docs.IDs != nil {
+				did = docs.IDs[it.ID]
+			}
+			runs[qid] = append(runs[qid], eval.Scored{ID: did, Score: it.Score})
+		}
+	}
+	return eval.MeanNDCG(q, runs, 10)
 }

@@ -67,7 +67,8 @@ type Config struct {
 	// next-best centroid. Default 2.
 	MinClusterSize int
 	// Alpha is the fraction of the L1 mass of a block's coordinate-wise max
-	// kept in its summary. Default 0.4.
+	// kept in its summary. Default 0.15 (the paper uses 0.4; 0.15 keeps the
+	// summaries within the memory budget of 1.5x the forward index).
 	Alpha float64
 	// Values selects the forward index value type. Default ValueF32.
 	Values ValueType
@@ -91,7 +92,7 @@ func DefaultConfig() Config {
 	kp.QueryCut = 20
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.12, MaxFraction: 1.5,
-		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.4,
+		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.15,
 		Values: ValueF32, KNNParams: kp, Seed: 42,
 	}
 }

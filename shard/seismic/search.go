@@ -64,6 +64,14 @@ func (ix *Index) Search(q Vector, k int, p SearchParams, filter *roaring.Bitmap,
 		return dst
 	}
 	s := ix.getScratch()
+	ix.loadQuery(s, q)
+	dst = ix.search(s, k, p, filter, dst)
+	ix.putScratch(s)
+	return dst
+}
+
+// loadQuery sets the dense query of s from q.
+func (ix *Index) loadQuery(s *scratch, q Vector) {
 	n := min(len(q.Indices), len(q.Values))
 	for j := 0; j < n; j++ {
 		c, ok := ix.compact(q.Indices[j])
@@ -75,9 +83,6 @@ func (ix *Index) Search(q Vector, k int, p SearchParams, filter *roaring.Bitmap,
 		}
 		s.q[c] += q.Values[j]
 	}
-	dst = ix.search(s, k, p, filter, dst)
-	ix.putScratch(s)
-	return dst
 }
 
 // putScratch clears the query and visited state and returns s to the pool.
@@ -221,22 +226,17 @@ func (ix *Index) summary(s *scratch, b uint32) float32 {
 	return sum16(ix.sT16[a:e], ix.sCode[a:e], s.q16, ix.sMin[b], ix.sScale[b])
 }
 
-// searchCounts runs Search and also reports how many documents were scored
-// and how many block summaries evaluated (for tests and the benchmark).
-func (ix *Index) searchCounts(q Vector, k int, p SearchParams, dst []topk.Item) ([]topk.Item, int, int) {
-	s := ix.getScratch()
-	for j := range q.Indices {
-		c, ok := ix.compact(q.Indices[j])
-		if !ok || q.Values[j] == 0 {
-			continue
-		}
-		if s.q[c] == 0 {
-			s.qt = append(s.qt, c)
-		}
-		s.q[c] += q.Values[j]
+// SearchCounted is Search without a filter that also returns the number of
+// documents it scored exactly, for benchmarks and tuning.
+func (ix *Index) SearchCounted(q Vector, k int, p SearchParams, dst []topk.Item) ([]topk.Item, int) {
+	dst = dst[:0]
+	if k <= 0 || ix.n == 0 || ix.closed.Load() {
+		return dst, 0
 	}
-	dst = ix.search(s, k, p, nil, dst[:0])
-	sc, bl := s.scored, s.blocks
+	s := ix.getScratch()
+	ix.loadQuery(s, q)
+	dst = ix.search(s, k, p, nil, dst)
+	n := s.scored
 	ix.putScratch(s)
-	return dst, sc, bl
+	return dst, n
 }

@@ -1,0 +1,168 @@
+package seismic
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata fixtures")
+
+// fixtureForward returns a small deterministic collection for the format
+// fixtures: 300 documents over a 2,000-term vocabulary.
+func fixtureForward() Forward {
+	r := rand.New(rand.NewPCG(7, 7))
+	f := Forward{Offsets: []int64{0}}
+	for d := 0; d < 300; d++ {
+		seen := map[uint32]bool{}
+		var ts []uint32
+		for len(ts) < 5+r.IntN(30) {
+			t := uint32(r.IntN(2000) * r.IntN(2000) / 2000)
+			if !seen[t] {
+				seen[t] = true
+				ts = append(ts, t)
+			}
+		}
+		slices.Sort(ts)
+		for _, t := range ts {
+			f.Indices = append(f.Indices, t)
+			f.Values = append(f.Values, 0.01+3*r.Float32()*r.Float32())
+		}
+		f.Offsets = append(f.Offsets, int64(len(f.Indices)))
+	}
+	return f
+}
+
+func fixtureQuery(i int) Vector {
+	r := rand.New(rand.NewPCG(9, uint64(i)))
+	var q Vector
+	for t := uint32(r.IntN(20)); t < 2000; t += 1 + uint32(r.IntN(120)) {
+		q.Indices = append(q.Indices, t)
+		q.Values = append(q.Values, r.Float32())
+	}
+	return q
+}
+
+func fixtureIndex(t testing.TB) *Index {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.KNN = 3
+	ix, err := Build(fixtureForward(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func TestFormatRoundTrip(t *testing.T) {
+	ix := fixtureIndex(t)
+	var buf bytes.Buffer
+	if _, err := ix.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ix.seismic")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mapped.Close()
+	p := DefaultSearchParams()
+	p.KNN = true
+	for i := 0; i < 20; i++ {
+		want := ix.Search(fixtureQuery(i), 10, p, nil, nil)
+		for name, other := range map[string]*Index{"load": loaded, "mmap": mapped} {
+			if got := other.Search(fixtureQuery(i), 10, p, nil, nil); !slices.Equal(got, want) {
+				t.Fatalf("%s query %d: got %v, want %v", name, i, got, want)
+			}
+		}
+	}
+	if loaded.Stats() != ix.Stats() {
+		t.Errorf("stats differ after load: %+v vs %+v", loaded.Stats(), ix.Stats())
+	}
+}
+
+// TestFormatFixtureV1 loads the version-1 fixture and checks it answers
+// like a fresh build. Run with -update to rewrite it.
+func TestFormatFixtureV1(t *testing.T) {
+	path := filepath.Join("testdata", "v1.seismic")
+	ix := fixtureIndex(t)
+	if *update {
+		var buf bytes.Buffer
+		if _, err := ix.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	// Every returned score must be the document's exact score.
+	for i := 0; i < 20; i++ {
+		exact := map[uint32]float32{}
+		for _, it := range ScanSearch(fixtureForward(), fixtureQuery(i), 300, nil) {
+			exact[it.ID] = it.Score
+		}
+		got := old.Search(fixtureQuery(i), 10, DefaultSearchParams(), nil, nil)
+		if len(got) == 0 {
+			t.Fatalf("query %d: no results from fixture", i)
+		}
+		for _, it := range got {
+			if d := exact[it.ID] - it.Score; d > 1e-5 || d < -1e-5 {
+				t.Errorf("query %d doc %d: score %v, exact %v", i, it.ID, it.Score, exact[it.ID])
+			}
+		}
+	}
+}
+
+func TestFormatRejectsCorruption(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := fixtureIndex(t).WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	for _, cut := range []int{0, 7, headerSize, len(b) / 2, len(b) - 1} {
+		if _, err := Load(bytes.NewReader(b[:cut])); !errors.Is(err, ErrFormat) {
+			t.Errorf("truncated to %d: err %v, want ErrFormat", cut, err)
+		}
+	}
+	bad := slices.Clone(b)
+	bad[8] = 99 // version
+	if _, err := Load(bytes.NewReader(bad)); !errors.Is(err, ErrFormat) {
+		t.Errorf("bad version: err %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	var buf bytes.Buffer
+	ix, _ := Build(fixtureForward(), DefaultConfig())
+	_, _ = ix.WriteTo(&buf)
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:headerSize])
+	f.Add([]byte(magic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, err := Load(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		// A file that loads must search without panicking.
+		p := DefaultSearchParams()
+		p.KNN = true
+		ix.Search(fixtureQuery(0), 5, p, nil, nil)
+	})
+}
