@@ -1,0 +1,147 @@
+package coordinator
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/shoal-search/shoal/api"
+	"github.com/shoal-search/shoal/internal/meta"
+	"github.com/shoal-search/shoal/internal/validate"
+)
+
+var fuzzSpec = api.CollectionSpec{Name: "f", Shards: 2, Replication: 1,
+	Sparse: &api.SparseField{MaxTerm: 100}, Dense: &api.DenseField{Dim: 3, Metric: "cosine"},
+	Multivector: &api.MultivectorField{Dim: 2}, Attributes: map[string]string{"lang": "keyword", "year": "int", "score": "float"}}
+
+// checkErr fails unless err is nil or an API error with a status and code.
+func checkErr(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var ae *apiError
+	var fe *validate.FieldError
+	if errors.As(err, &ae) {
+		if ae.status < 400 || ae.status >= 500 || ae.body.Code == "" || ae.body.Message == "" {
+			t.Fatalf("bad api error %+v", ae)
+		}
+		return
+	}
+	if errors.As(err, &fe) {
+		if fe.Field == "" {
+			t.Fatalf("field error without a field: %v", fe)
+		}
+		return
+	}
+	t.Fatalf("unexpected error type %T: %v", err, err)
+}
+
+func decodeString(body string, v any) error {
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	return decodeBody(httptest.NewRecorder(), r, v)
+}
+
+func FuzzUpsertBody(f *testing.F) {
+	for _, s := range []string{
+		`{"documents":[{"id":"a","sparse":{"indices":[3,17],"values":[0.4,1.3]},"dense":[1,2,3],"multivector":[[1,2]],"attributes":{"lang":"en","year":2020,"score":1.5}}]}`,
+		`{"documents":[{"id":"a","sparse":{"indices":[17,3],"values":[0.4]}}]}`,
+		`{"documents":[{"id":"","dense":[1,2]}]}`,
+		`{"documents":[{"id":"a","attributes":{"year":1.5}}]}`,
+		`{"documents":[`, `null`, `[]`, `{"documents":null}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var req api.UpsertRequest
+		if err := decodeString(body, &req); err != nil {
+			checkErr(t, err)
+			return
+		}
+		for i := range req.Documents {
+			w, err := docToWire("documents[0]", &req.Documents[i], &fuzzSpec)
+			checkErr(t, err)
+			if err == nil && w.Id == "" {
+				t.Fatal("accepted a document without id")
+			}
+		}
+	})
+}
+
+func FuzzSearchBody(f *testing.F) {
+	for _, s := range []string{
+		`{"k":10,"sparse":{"indices":[3],"values":[1]},"filter":{"lang":"en","year":{"gte":2000,"lte":2020}},"consistency":"strong"}`,
+		`{"dense":[1,2,3],"multivector":[[1,2],[3,4]],"fusion":"linear","weights":{"dense":2}}`,
+		`{"dense":[1,2,3],"consistency":{"token":"v1.abc.0-5"}}`,
+		`{"k":0}`, `{"filter":{"lang":["en","de"]}}`, `{"consistency":{"x":1}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var req api.SearchRequest
+		if err := decodeString(body, &req); err != nil {
+			checkErr(t, err)
+			return
+		}
+		_, _, err := queryToWire(&req, &fuzzSpec)
+		checkErr(t, err)
+	})
+}
+
+func FuzzCreateBody(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"c","shards":2,"replication":3,"sparse":{"max_term":30522},"dense":{"dim":384,"metric":"cosine"},"multivector":{"dim":128},"attributes":{"lang":"keyword","year":"int"}}`,
+		`{"name":"c"}`, `{"name":"a b","dense":{"dim":-1}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var spec api.CollectionSpec
+		if err := decodeString(body, &spec); err != nil {
+			checkErr(t, err)
+			return
+		}
+		checkErr(t, checkSpec(&spec, 3))
+	})
+}
+
+func TestTokenRoundTrip(t *testing.T) {
+	col := metaCollection("abc", 3)
+	tok := token{uid: "abc", indexes: map[int]uint64{0: 5, 2: 9}}
+	got, err := parseToken(tok.String(), col)
+	if err != nil || got.indexes[0] != 5 || got.indexes[2] != 9 || len(got.indexes) != 2 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "v2.abc", "v1.other.0-1", "v1.abc.7-1", "v1.abc.x-1", "v1.abc.0-"} {
+		if _, err := parseToken(bad, col); err == nil {
+			t.Errorf("token %q accepted", bad)
+		}
+	}
+}
+
+func TestShardOfStable(t *testing.T) {
+	// These values are part of the data layout: changing the hash would
+	// move documents between shards.
+	for id, want := range map[string]int{"a": 0, "doc-00001": 1, "hello": 1} {
+		if got := ShardOf(id, 2); got != want {
+			t.Errorf("ShardOf(%q, 2) = %d, want %d", id, got, want)
+		}
+	}
+}
+
+func TestJSONErrors(t *testing.T) {
+	var req api.UpsertRequest
+	err := decodeString(`{"documents":[{"id":"a","dense":["x"]}]}`, &req)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.status != http.StatusBadRequest || ae.body.Field != "documents.dense" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func metaCollection(uid string, shards int) (c meta.Collection) {
+	c.UID = uid
+	c.Placement = make([][]string, shards)
+	return c
+}
