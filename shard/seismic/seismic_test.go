@@ -66,7 +66,7 @@ func TestExactBaselinesAgree(t *testing.T) {
 }
 
 func TestRecallSynthetic(t *testing.T) {
-	fwd, q := synth(t, 8000, 60)
+	fwd, q := synth(t, 5000, 60)
 	ex, _ := NewExact(fwd)
 	ix, err := Build(fwd, DefaultConfig())
 	if err != nil {
@@ -81,6 +81,7 @@ func TestRecallSynthetic(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.AutoKeep = 1
 	cfg.MaxFraction = 1e6
+	cfg.Alpha = 1 // full summaries bound every block from above
 	full, err := Build(fwd, cfg)
 	if err != nil {
 		t.Fatal(err)
