@@ -95,6 +95,10 @@ type Coordinator struct {
 	mu     sync.RWMutex
 	cache  map[string]meta.Collection
 	filled bool // the collection cache has been filled once
+	// seen holds, per raft group, the highest log index this coordinator
+	// has acknowledged. Eventual reads wait for it, so that every read
+	// through a coordinator sees the writes it acknowledged.
+	seen map[string]uint64
 }
 
 // New returns a coordinator and starts its watch of the collections.
@@ -102,7 +106,7 @@ func New(cfg Config) (*Coordinator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Coordinator{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), cache: map[string]meta.Collection{}, done: make(chan struct{})}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), cache: map[string]meta.Collection{}, seen: map[string]uint64{}, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() {
@@ -163,4 +167,22 @@ func (c *Coordinator) routes() {
 		m.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	c.mux = m
+}
+
+// observe records that the write at index on shard s of col was
+// acknowledged.
+func (c *Coordinator) observe(col meta.Collection, s int, index uint64) {
+	g := col.Group(s)
+	c.mu.Lock()
+	if index > c.seen[g] {
+		c.seen[g] = index
+	}
+	c.mu.Unlock()
+}
+
+// sessionIndex returns the highest acknowledged index of shard s of col.
+func (c *Coordinator) sessionIndex(col meta.Collection, s int) uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.seen[col.Group(s)]
 }

@@ -112,6 +112,7 @@ func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [
 				return nil
 			})
 			if errs[s] == nil {
+				c.observe(col, s, resp.Index)
 				mu.Lock()
 				tok.indexes[s] = resp.Index
 				res.upserted += int(resp.Upserted)
@@ -131,7 +132,7 @@ func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [
 
 // readTarget returns the subject, header and minimum index of a read of
 // shard s under the given consistency.
-func readTarget(col meta.Collection, s int, cons *api.Consistency, tok token, get bool) (string, nats.Header, uint64) {
+func (c *Coordinator) readTarget(col meta.Collection, s int, cons *api.Consistency, tok token, get bool) (string, nats.Header, uint64) {
 	strong := cons != nil && cons.Level == api.ConsistencyStrong
 	if strong {
 		var hdr nats.Header
@@ -144,7 +145,7 @@ func readTarget(col meta.Collection, s int, cons *api.Consistency, tok token, ge
 	if get {
 		subject = wire.GetSubject(col.Spec.Name, s)
 	}
-	return subject, nil, tok.indexes[s]
+	return subject, nil, max(tok.indexes[s], c.sessionIndex(col, s))
 }
 
 func checkConsistency(cons *api.Consistency, col meta.Collection) (token, error) {
@@ -182,7 +183,7 @@ func (c *Coordinator) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s := ShardOf(id, len(col.Placement))
-	subject, hdr, minIdx := readTarget(col, s, cons, tok, true)
+	subject, hdr, minIdx := c.readTarget(col, s, cons, tok, true)
 	req := &wire.GetRequest{Version: wire.Version, Id: id, MinAppliedIndex: minIdx, Strong: hdr != nil}
 	var resp wire.GetResponse
 	err = c.withRetry(r.Context(), "get", c.cfg.ReadTimeout, c.cfg.ShardTimeout, func(actx context.Context) error {

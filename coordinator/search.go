@@ -50,7 +50,7 @@ func (c *Coordinator) handleSearch(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			subject, _, minIdx := readTarget(col, s, req.Consistency, tok, false)
+			subject, _, minIdx := c.readTarget(col, s, req.Consistency, tok, false)
 			sreq := &wire.SearchRequest{Version: wire.Version, K: wreq.K, Sparse: wreq.Sparse, Dense: wreq.Dense,
 				Multi: wreq.Multi, Filter: wreq.Filter, MinAppliedIndex: minIdx,
 				Strong: req.Consistency != nil && req.Consistency.Level == api.ConsistencyStrong}
