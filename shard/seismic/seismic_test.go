@@ -2,6 +2,9 @@ package seismic
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -77,6 +80,12 @@ func TestRecallSynthetic(t *testing.T) {
 	if r := meanRecall(t, ix, ex, q, 10, p); r < 0.9 {
 		t.Errorf("recall@10 = %.3f, want >= 0.9", r)
 	}
+}
+
+func TestUnprunedIsExact(t *testing.T) {
+	fwd, q := synth(t, 1500, 40)
+	ex, _ := NewExact(fwd)
+	p := DefaultSearchParams()
 	// With every posting kept and no block skipping the search is exact.
 	cfg := DefaultConfig()
 	cfg.AutoKeep = 1
@@ -93,7 +102,7 @@ func TestRecallSynthetic(t *testing.T) {
 }
 
 func TestBuildDeterministic(t *testing.T) {
-	fwd, q := synth(t, 5000, 20)
+	fwd, q := synth(t, 2500, 20)
 	cfg := DefaultConfig()
 	cfg.Workers = 1
 	a, err := Build(fwd, cfg)
@@ -118,7 +127,7 @@ func TestBuildDeterministic(t *testing.T) {
 }
 
 func TestLayouts(t *testing.T) {
-	fwd, q := synth(t, 4000, 30)
+	fwd, q := synth(t, 2000, 30)
 	ex, _ := NewExact(fwd)
 	// Shift ids above 2^16 to force the remapped (and, with enough terms,
 	// wide) layout, and try half-float values.
@@ -307,4 +316,65 @@ func TestConcurrentSearch(t *testing.T) {
 	for e := range errs {
 		t.Fatal(e)
 	}
+}
+
+func TestRecallSciFact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds over the real SciFact collection")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "scifact")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared data not present at %s", dir)
+	}
+	d, err := dataset.ReadSparseJSONL(filepath.Join(dir, "sparse-bm25", "docs.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := dataset.ReadSparseJSONL(filepath.Join(dir, "sparse-bm25", "queries.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrels, err := eval.ReadQrels(filepath.Join(dir, "qrels.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := Forward{Offsets: d.Offsets, Indices: d.Indices, Values: d.Values, Dim: d.Dim}
+	ex, _ := NewExact(fwd)
+	ix, err := Build(fwd, scifactConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultSearchParams()
+	p.QueryCut, p.HeapFactor = 64, 0.5
+	exactRuns, runs := map[string][]eval.Scored{}, map[string][]eval.Scored{}
+	var rec float64
+	for i := 0; i < q.Len(); i++ {
+		want := ex.Search(qrow(q, i), 10, nil)
+		got := ix.Search(qrow(q, i), 10, p, nil, nil)
+		rec += eval.Recall(ids(got), ids(want))
+		for _, it := range want {
+			exactRuns[q.IDs[i]] = append(exactRuns[q.IDs[i]], eval.Scored{ID: d.IDs[it.ID], Score: it.Score})
+		}
+		for _, it := range got {
+			runs[q.IDs[i]] = append(runs[q.IDs[i]], eval.Scored{ID: d.IDs[it.ID], Score: it.Score})
+		}
+	}
+	exact, approx := eval.MeanNDCG(qrels, exactRuns, 10), eval.MeanNDCG(qrels, runs, 10)
+	t.Logf("recall@10 %.3f, nDCG@10 exact %.4f seismic %.4f", rec/float64(q.Len()), exact, approx)
+	if exact < 0.6705 || exact > 0.6715 {
+		t.Errorf("exact nDCG@10 = %.4f, want 0.671", exact)
+	}
+	if approx < exact-0.005 {
+		t.Errorf("seismic nDCG@10 = %.4f, want within 0.005 of %.4f", approx, exact)
+	}
+}
+
+// scifactConfig keeps more postings than the default: BM25 queries weigh
+// terms by count, so query_cut cannot pick the important lists.
+func scifactConfig() Config {
+	c := DefaultConfig()
+	c.AutoKeep = 1
+	c.Alpha = 0.8
+	return c
 }
