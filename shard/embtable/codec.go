@@ -13,6 +13,9 @@ import (
 // ε0·sqrt((1−⟨ō,o⟩²)/⟨ō,o⟩²)/sqrt(D−1) of the truth with high probability.
 const rabitqEps = 1.9
 
+// pqTrainRows caps the rows each PQ codebook is trained on.
+const pqTrainRows = 64 * 256
+
 // train fits the codec's parameters on data (already normalised for
 // cosine): SQ ranges, PQ codebooks, the binary centre, the RaBitQ rotation.
 func (t *Table) train(data []float32, cfg Config, kcfg kmeans.Config) error {
@@ -56,7 +59,13 @@ func (t *Table) train(data []float32, cfg Config, kcfg kmeans.Config) error {
 		if n == 0 {
 			return nil
 		}
-		rows := sampleRows(n, cfg.TrainSample, cfg.Seed)
+		// 64 rows per centroid train a 256-entry codebook well; more only
+		// slows the build.
+		sample := pqTrainRows
+		if cfg.TrainSample > 0 {
+			sample = min(sample, cfg.TrainSample)
+		}
+		rows := sampleRows(n, sample, cfg.Seed)
 		kc := kcfg
 		kc.SampleSize = 0
 		for j := 0; j < m; j++ {

@@ -140,7 +140,8 @@ type Config struct {
 	// Default 0. Must be at most dim.
 	PQM int
 	// TrainSample caps the rows used to train IVF centroids and PQ codebooks
-	// (a seeded uniform sample). Default 32768.
+	// (a seeded uniform sample; PQ codebooks use at most 16384 of them).
+	// 0 means every row. Default 32768.
 	TrainSample int
 	// KMeansIters is the number of Lloyd iterations for IVF and PQ. Default 12.
 	KMeansIters int

@@ -19,8 +19,8 @@ type scratch struct {
 	qres   []float32 // RaBitQ: rotated residual from the current list
 	cdist  []float32 // IVF: distance to each centroid
 	probes []int32   // IVF: lists to scan
-	cand   topk.Heap
-	final  topk.Heap
+	cand   heap
+	final  heap
 	items  []topk.Item
 
 	// RaBitQ constants of the current list.
@@ -71,7 +71,7 @@ func (t *Table) Search(q []float32, k int, p SearchParams, filter *roaring.Bitma
 	if rescore && p.Oversample > 1 {
 		nc = k * p.Oversample
 	}
-	s.cand.Reset(nc)
+	s.cand.reset(nc)
 	bound := rescore && t.codec == RaBitQ
 	if t.nlist == 0 {
 		t.scan(s, 0, t.n, 0, filter, bound)
@@ -90,19 +90,19 @@ func (t *Table) Search(q []float32, k int, p SearchParams, filter *roaring.Bitma
 		}
 	}
 	if !rescore {
-		return s.cand.Sorted(dst)
+		return s.cand.sorted(dst)
 	}
-	s.items = s.cand.Sorted(s.items[:0])
-	s.final.Reset(k)
+	s.items = s.cand.sorted(s.items[:0])
+	s.final.reset(k)
 	for _, it := range s.items {
 		// With RaBitQ the candidates come in order of their upper bound:
 		// once it falls below the k-th exact score, no later one can enter.
-		if bound && s.final.Full() && it.Score < s.final.Threshold() {
+		if bound && s.final.full() && it.Score < s.final.threshold() {
 			break
 		}
-		s.final.Push(it.ID, t.exact(s.q, it.ID))
+		s.final.push(it.ID, t.exact(s.q, it.ID))
 	}
-	return s.final.Sorted(dst)
+	return s.final.sorted(dst)
 }
 
 // prepare builds the per-query state of the codec: ADC tables, query bits,
@@ -240,9 +240,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			v := t.f32[pos*cl : (pos+1)*cl]
 			if ip {
-				h.Push(id, vecmath.Dot(s.q, v))
+				h.push(id, vecmath.Dot(s.q, v))
 			} else {
-				h.Push(id, -vecmath.L2Sq(s.q, v))
+				h.push(id, -vecmath.L2Sq(s.q, v))
 			}
 		}
 	case F16:
@@ -254,9 +254,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			v := t.f16[pos*cl : (pos+1)*cl]
 			if ip {
-				h.Push(id, dotF16(tab, s.q, v))
+				h.push(id, dotF16(tab, s.q, v))
 			} else {
-				h.Push(id, -l2F16(tab, s.q, v))
+				h.push(id, -l2F16(tab, s.q, v))
 			}
 		}
 	case SQ8, SQ4, PQ:
@@ -266,7 +266,7 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			if filter != nil && !filter.Contains(id) {
 				continue
 			}
-			h.Push(id, lutScore(lut, t.codes8[pos*cl:(pos+1)*cl]))
+			h.push(id, lutScore(lut, t.codes8[pos*cl:(pos+1)*cl]))
 		}
 	case Binary:
 		for pos := lo; pos < hi; pos++ {
@@ -274,7 +274,7 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			if filter != nil && !filter.Contains(id) {
 				continue
 			}
-			h.Push(id, -float32(hamming(s.qw, t.words[pos*cl:(pos+1)*cl])))
+			h.push(id, -float32(hamming(s.qw, t.words[pos*cl:(pos+1)*cl])))
 		}
 	case RaBitQ:
 		t.scanRaBitQ(s, lo, hi, filter, bound)
@@ -318,6 +318,6 @@ func (t *Table) scanRaBitQ(s *scratch, lo, hi int, filter *roaring.Bitmap, bound
 			e := float32(math.Sqrt(float64(max(0, 1-ipf*ipf)))) / ipf * errScale
 			score += spread * e
 		}
-		h.Push(id, score)
+		h.push(id, score)
 	}
 }
