@@ -31,7 +31,8 @@ type Config struct {
 	// BindAddr is the TCP address of the node's single raft listener.
 	// Default "127.0.0.1:0" (a free port).
 	BindAddr string
-	// AdvertiseAddr is the address peers dial. Default: the bound address.
+	// AdvertiseAddr is the address peers dial; a zero port is replaced by the
+	// bound port. Default: the bound address.
 	AdvertiseAddr string
 	// Logger receives raft's and this package's logs. Default: discard.
 	Logger *slog.Logger

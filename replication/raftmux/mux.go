@@ -20,7 +20,8 @@ var (
 // Config tunes a Mux.
 type Config struct {
 	// AdvertiseAddr is the address peers dial to reach this Mux and what every
-	// Layer's Addr reports. Default: the listener's address.
+	// Layer's Addr reports. A zero port is replaced by the bound port.
+	// Default: the listener's address.
 	AdvertiseAddr string
 	// HandshakeTimeout bounds reading an accepted connection's handshake and
 	// writing a dialed connection's handshake. Default 5s.
@@ -104,7 +105,7 @@ func New(ln net.Listener, cfg Config) (*Mux, error) {
 		pending: make(map[net.Conn]struct{}),
 	}
 	if cfg.AdvertiseAddr != "" {
-		m.adv = addr(cfg.AdvertiseAddr)
+		m.adv = addr(advertise(cfg.AdvertiseAddr, ln.Addr()))
 	}
 	m.wg.Add(1)
 	go m.serve()
@@ -360,6 +361,20 @@ func (c *conn) Close() error {
 	delete(c.l.conns, c)
 	c.l.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// advertise returns adv with a zero port replaced by the bound port, so that
+// "10.0.0.5:0" advertises the port the listener actually got.
+func advertise(adv string, bound net.Addr) string {
+	host, port, err := net.SplitHostPort(adv)
+	if err != nil || port != "0" {
+		return adv
+	}
+	_, bport, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return adv
+	}
+	return net.JoinHostPort(host, bport)
 }
 
 // addr is a net.Addr for an advertised host:port.

@@ -324,3 +324,12 @@ func TestLayerCloseClosesConns(t *testing.T) {
 	lb.Close()
 	expectClosed(t, c2)
 }
+
+func TestAdvertiseZeroPort(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdvertiseAddr = "127.0.0.1:0"
+	m := newMux(t, cfg)
+	if got, want := m.Addr().String(), m.ListenAddr().String(); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
