@@ -293,7 +293,16 @@ func nearest(v, cent, norms []float32, dim int, metric Metric) (int, float32) {
 	best, bd := 0, float32(math.Inf(1))
 	k := len(cent) / dim
 	for c := 0; c < k; c++ {
-		dot := vecmath.Dot(v, cent[c*dim:(c+1)*dim])
+		var dot float32
+		if dim <= 16 {
+			// Short rows (PQ subspaces): an inlined loop beats a kernel call.
+			row := cent[c*dim : (c+1)*dim : (c+1)*dim]
+			for i, x := range v {
+				dot += x * row[i]
+			}
+		} else {
+			dot = vecmath.Dot(v, cent[c*dim:(c+1)*dim])
+		}
 		var d float32
 		if metric == IP {
 			d = -dot

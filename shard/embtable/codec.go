@@ -212,10 +212,19 @@ func (t *Table) encode(pos int, x []float32, buf *encodeBuf) {
 		}
 	case PQ:
 		out := t.codes8[pos*t.codeLen : (pos+1)*t.codeLen]
+		if len(buf.rot) < 256 {
+			buf.rot = make([]float32, 256)
+		}
 		for j := range out {
 			lo, hi := int(t.pqSplit[j]), int(t.pqSplit[j+1])
-			c, _ := kmeans.Nearest(x[lo:hi], t.pqBook[256*lo:256*hi], kmeans.L2)
-			out[j] = byte(c)
+			subScores(x[lo:hi], t.pqBook[256*lo:256*hi], false, buf.rot)
+			best := 0
+			for c, s := range buf.rot[:256] {
+				if s > buf.rot[best] {
+					best = c
+				}
+			}
+			out[j] = byte(best)
 		}
 	case Binary:
 		out := t.words[pos*t.codeLen : (pos+1)*t.codeLen]

@@ -104,3 +104,33 @@ func l2F16(tab []float32, q []float32, h []uint16) float32 {
 	}
 	return s0 + s1
 }
+
+// subScores writes into out[c] the score of sub against each of the 256
+// centroids of one PQ codebook (book holds 256 rows of len(sub) values): the
+// inner product, or the negated squared distance. Inlined loops beat a
+// kernel call per centroid for the short subvectors PQ uses.
+func subScores(sub, book []float32, ip bool, out []float32) {
+	ds := len(sub)
+	out = out[:256]
+	book = book[:256*ds]
+	if ip {
+		for c := range out {
+			row := book[c*ds : (c+1)*ds : (c+1)*ds]
+			var s float32
+			for i, x := range sub {
+				s += x * row[i]
+			}
+			out[c] = s
+		}
+		return
+	}
+	for c := range out {
+		row := book[c*ds : (c+1)*ds : (c+1)*ds]
+		var s float32
+		for i, x := range sub {
+			d := x - row[i]
+			s += d * d
+		}
+		out[c] = -s
+	}
+}

@@ -132,17 +132,7 @@ func (t *Table) prepare(s *scratch) {
 	case PQ:
 		for j := 0; j < t.codeLen; j++ {
 			lo, hi := int(t.pqSplit[j]), int(t.pqSplit[j+1])
-			ds := hi - lo
-			sub := q[lo:hi]
-			book := t.pqBook[256*lo : 256*hi]
-			row := s.lut[j<<8 : (j+1)<<8]
-			for c := range row {
-				if ip {
-					row[c] = vecmath.Dot(sub, book[c*ds:(c+1)*ds])
-				} else {
-					row[c] = -vecmath.L2Sq(sub, book[c*ds:(c+1)*ds])
-				}
-			}
+			subScores(q[lo:hi], t.pqBook[256*lo:256*hi], ip, s.lut[j<<8:(j+1)<<8])
 		}
 	case Binary:
 		clear(s.qw)
