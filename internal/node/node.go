@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -271,7 +272,8 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 		return err
 	}
 	r := &replica{collection: col.Spec.Name, shard: s, eng: eng, group: group}
-	if err := n.svc.Attach(r.collection, s, eng, replicaAdapter{group}); err != nil {
+	ra := replicaAdapter{g: group, floor: group.Status().LastIndex, caught: new(atomic.Bool)}
+	if err := n.svc.Attach(r.collection, s, eng, ra); err != nil {
 		_ = n.host.CloseGroup(g, false)
 		return err
 	}
@@ -360,7 +362,25 @@ type snapshot struct{ *shard.Snapshot }
 func (snapshot) Release() {}
 
 // replicaAdapter adapts a raft group to shardsvc.Replica.
-type replicaAdapter struct{ g *replication.Group }
+type replicaAdapter struct {
+	g *replication.Group
+	// floor is the last log index the replica held when it was opened;
+	// reads wait until raft has applied it (caught), so a restarted replica
+	// never answers from a state older than the one it had.
+	floor  uint64
+	caught *atomic.Bool
+}
+
+func (a replicaAdapter) ReadFloor() uint64 {
+	if a.caught.Load() {
+		return 0
+	}
+	if a.g.RaftAppliedIndex() >= a.floor {
+		a.caught.Store(true)
+		return 0
+	}
+	return a.floor
+}
 
 var _ shardsvc.Replica = replicaAdapter{}
 
@@ -371,6 +391,20 @@ func (a replicaAdapter) Propose(ctx context.Context, cmd []byte) (uint64, []byte
 func (a replicaAdapter) IsLeader() bool { return a.g.IsLeader() }
 
 func (a replicaAdapter) WaitApplied(ctx context.Context, index uint64) error {
+	if index <= a.floor && !a.caught.Load() {
+		// The floor may be a no-op entry, which the state machine never
+		// sees: poll raft's own applied index instead.
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for a.g.RaftAppliedIndex() < index {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		return nil
+	}
 	return a.g.WaitApplied(ctx, index)
 }
 

@@ -42,6 +42,10 @@ type Replica interface {
 	Barrier(ctx context.Context) error
 	// Status reports the replica's raft state.
 	Status() RaftStatus
+	// ReadFloor is the log index every read waits for: the last index the
+	// replica held when it was opened, so that a restarted replica does not
+	// answer from a state older than the one it had before.
+	ReadFloor() uint64
 }
 
 // RaftStatus is the raft state of a replica.
@@ -322,7 +326,8 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 // waitRead makes a read wait for a consistency token or, when strong, a
 // raft barrier.
 func (s *Service) waitRead(a *attached, minIndex uint64, strong bool) error {
-	if minIndex == 0 && !strong {
+	minIndex = max(minIndex, a.rep.ReadFloor())
+	if (minIndex == 0 || a.eng.AppliedIndex() >= minIndex) && !strong {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadWaitTimeout)
