@@ -1,0 +1,160 @@
+package clustertest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-search/shoal/api"
+	"github.com/shoal-search/shoal/internal/clustertest"
+	"github.com/shoal-search/shoal/internal/dataset"
+)
+
+// TestDevSIGKILL runs the `shoal dev` binary, loads 2,000 documents (real
+// SciFact BM25 vectors when ../shared/data is there, synthetic ones
+// otherwise) through the HTTP API into 2 shards with rf 3, checks 50 queries
+// against the exact top-10, SIGKILLs the process, starts it again on the
+// same data and checks every document and every result again.
+func TestDevSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("dev cluster skipped under -short")
+	}
+	bin := buildShoal(t)
+	data := filepath.Join(t.TempDir(), "data")
+	base := clustertest.FreeBase(t, 3)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
+	url := "http://" + addr
+	client := &http.Client{Timeout: 60 * time.Second}
+	do := func(method, path string, body, out any) (int, []byte) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, url+path, rd)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if out != nil && resp.StatusCode < 300 {
+			_ = json.Unmarshal(raw, out)
+		}
+		return resp.StatusCode, raw
+	}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "dev", "--data", data, "--http", addr, "--log-level", "warn")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			if t.Failed() {
+				t.Logf("shoal dev output:\n%s", out.String())
+			}
+		})
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if st, _ := do("GET", "/v1/health", nil, nil); st == 200 {
+				return cmd
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("shoal dev did not become healthy")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	docs, queries := devKillData(t)
+	cmd := start()
+	if st, raw := do("POST", "/v1/collections", api.CollectionSpec{Name: "scifact", Shards: 2, Replication: 3, Sparse: &api.SparseField{MaxTerm: 30522}}, nil); st != 201 {
+		t.Fatalf("create: %d %s", st, raw)
+	}
+	stored := map[string]*api.Document{}
+	for from := 0; from < len(docs); from += 250 {
+		batch := docs[from:min(from+250, len(docs))]
+		if st, raw := do("POST", "/v1/collections/scifact/documents", api.UpsertRequest{Documents: batch}, nil); st != 200 {
+			t.Fatalf("upsert: %d %s", st, raw)
+		}
+		for i := range batch {
+			stored[batch[i].ID] = &batch[i]
+		}
+	}
+	check := func(what string) {
+		t.Helper()
+		for _, q := range queries {
+			var sr api.SearchResponse
+			if st, raw := do("POST", "/v1/collections/scifact/search", api.SearchRequest{K: 10, Sparse: q}, &sr); st != 200 {
+				t.Fatalf("%s: search: %d %s", what, st, raw)
+			}
+			sameHits(t, what, sr.Hits, exactSparse(stored, q, 10))
+		}
+	}
+	check("before SIGKILL")
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	start()
+	check("after SIGKILL and restart")
+	for id, d := range stored {
+		var got api.Document
+		if st, raw := do("GET", "/v1/collections/scifact/documents/"+id, nil, &got); st != 200 {
+			t.Fatalf("get %s after restart: %d %s", id, st, raw)
+		}
+		if len(got.Sparse.Indices) != len(d.Sparse.Indices) || got.Sparse.Values[0] != d.Sparse.Values[0] {
+			t.Fatalf("document %s differs after restart", id)
+		}
+	}
+}
+
+func devKillData(t *testing.T) ([]api.Document, []*api.SparseVector) {
+	const n, nq = 2000, 50
+	var docs []api.Document
+	var queries []*api.SparseVector
+	dir := filepath.Join("..", "..", "..", "shared", "data", "scifact", "sparse-bm25")
+	if _, err := os.Stat(dir); err == nil {
+		d, err := dataset.ReadSparseJSONL(filepath.Join(dir, "docs.jsonl.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := dataset.ReadSparseJSONL(filepath.Join(dir, "queries.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			idx, vals := d.Row(i)
+			docs = append(docs, api.Document{ID: d.IDs[i], Sparse: &api.SparseVector{Indices: idx, Values: vals}})
+		}
+		for i := 0; i < nq; i++ {
+			idx, vals := q.Row(i)
+			queries = append(queries, &api.SparseVector{Indices: idx, Values: vals})
+		}
+		return docs, queries
+	}
+	t.Log("../shared/data absent: using synthetic documents")
+	r := rand.New(rand.NewPCG(13, 13))
+	for i := 0; i < n; i++ {
+		docs = append(docs, api.Document{ID: docID(i), Sparse: randSparse(r, 30522, 100)})
+	}
+	for i := 0; i < nq; i++ {
+		queries = append(queries, randSparse(r, 30522, 20))
+	}
+	return docs, queries
+}
