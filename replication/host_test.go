@@ -372,3 +372,81 @@ func TestCloseGroupUnderCallbackLock(t *testing.T) {
 		t.Fatalf("events: %s", got)
 	}
 }
+
+// TestConcurrentHostOps opens, uses and closes groups from several goroutines
+// while Status, Groups and metrics are read, then closes the Host under them.
+func TestConcurrentHostOps(t *testing.T) {
+	cfg := testConfig(t, "n0", t.TempDir())
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.OnLeaderChange = func(string, bool) {}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			id := fmt.Sprintf("g%d", w)
+			for round := range 2 {
+				g, err := h.Open(id, &listSM{}, []Peer{{ID: "n0", Addr: h.Addr()}})
+				if err != nil {
+					t.Errorf("open %s round %d: %v", id, round, err)
+					return
+				}
+				for !g.IsLeader() && ctx.Err() == nil {
+					time.Sleep(5 * time.Millisecond)
+				}
+				if _, _, err := g.Propose(ctx, []byte("x")); err != nil {
+					t.Errorf("propose %s: %v", id, err)
+				}
+				if err := h.CloseGroup(id, round == 1); err != nil {
+					t.Errorf("close %s: %v", id, err)
+				}
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, id := range h.Groups() {
+				if g := h.Group(id); g != nil {
+					_ = g.Status()
+					_ = g.AppliedIndex()
+				}
+			}
+			if _, err := cfg.Registerer.(*prometheus.Registry).Gather(); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	// Close races with a last Open.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if g, err := h.Open("late", &listSM{}, []Peer{{ID: "n0", Addr: h.Addr()}}); err == nil {
+			_ = g.Status()
+		} else if !errors.Is(err, ErrClosed) {
+			t.Errorf("late open: %v", err)
+		}
+	}()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got := h.Groups(); len(got) != 0 {
+		t.Fatalf("groups after Close: %v", got)
+	}
+}
