@@ -450,3 +450,18 @@ func TestConcurrentHostOps(t *testing.T) {
 		t.Fatalf("groups after Close: %v", got)
 	}
 }
+
+func TestWaitAppliedFastPathAllocs(t *testing.T) {
+	g := &Group{}
+	g.setApplied(10)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := g.WaitApplied(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		_ = g.AppliedIndex()
+	})
+	if allocs != 0 {
+		t.Fatalf("got %v allocs per WaitApplied on an applied index, want 0", allocs)
+	}
+}

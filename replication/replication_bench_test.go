@@ -9,10 +9,16 @@ import (
 )
 
 // BenchmarkPropose measures Propose round trips (commit + apply on the
-// leader) with one and three replicas over real TCP on 127.0.0.1.
+// leader, fsync on) with one and three replicas over real TCP on 127.0.0.1,
+// sequential and with concurrent proposers.
 func BenchmarkPropose(b *testing.B) {
-	for _, n := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+	for _, bc := range []struct{ n, par int }{{1, 0}, {3, 0}, {3, 16}} {
+		n := bc.n
+		name := fmt.Sprintf("replicas=%d", n)
+		if bc.par > 0 {
+			name += fmt.Sprintf("/concurrent=%d", bc.par)
+		}
+		b.Run(name, func(b *testing.B) {
 			var hosts []*Host
 			var peers []Peer
 			for i := range n {
@@ -49,6 +55,19 @@ func BenchmarkPropose(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(cmd)))
 			b.ResetTimer()
+			if bc.par > 0 {
+				// par goroutines per GOMAXPROCS propose at once: raft batches them.
+				b.SetParallelism(bc.par)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, _, err := leader.Propose(ctx, cmd); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
 			for b.Loop() {
 				if _, _, err := leader.Propose(ctx, cmd); err != nil {
 					b.Fatal(err)
