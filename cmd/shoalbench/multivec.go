@@ -1,18 +1,37 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 )
 
-// newMultivecCmd is a placeholder until the multivec benchmark lands.
+// newMultivecCmd returns the multivec subcommand: clustered MaxSim (CRISP),
+// MUVERA FDE candidates and centroid-IVF candidates on SciFact GloVe
+// multi-vectors, and optionally a synthetic topical corpus.
 func newMultivecCmd() *cobra.Command {
-	return &cobra.Command{
+	o := defaultMultivecOpts()
+	cmd := &cobra.Command{
 		Use:   "multivec",
-		Short: "multivec benchmark (not built yet)",
+		Short: "clustered multi-vectors, MUVERA and centroid candidates vs exhaustive MaxSim",
+		Long: `multivec prints one JSON line per configuration:
+{"bench":"multivec","index":"maxsim-full"|"crisp-k8"|"crisp-r25"|"ward-p2"|"muvera"|"centroid-ivf",...}
+recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (SciFact only).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("multivec benchmark is not built yet")
+			return runMultivec(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.data, "data", o.data, "SciFact folder (with multivec-glove/ and ../glove/); empty skips SciFact")
+	f.IntVar(&o.queries, "queries", o.queries, "cap on SciFact queries (0 = all 300)")
+	f.StringVar(&o.only, "only", o.only, "comma list of parts to run: full,cluster,muvera,centroid,kernel,synth (empty = all but synth)")
+	f.StringVar(&o.codec, "codec", o.codec, "storage codec of document vectors: f32, f16, sq8")
+	f.IntVar(&o.ksim, "ksim", o.ksim, "MUVERA SimHash bits per repetition")
+	f.IntVar(&o.dproj, "dproj", o.dproj, "MUVERA inner projection dimension (0 = none)")
+	f.IntVar(&o.reps, "reps", o.reps, "MUVERA repetitions")
+	f.IntVar(&o.finalDim, "final-dim", o.finalDim, "MUVERA final projection dimension (0 = none)")
+	f.StringVar(&o.fdeCodec, "fde-codec", o.fdeCodec, "embtable codec of the FDE table")
+	f.StringVar(&o.rerank, "rerank", o.rerank, "comma list of candidate counts for muvera/centroid-ivf")
+	f.IntVar(&o.synthDocs, "synth-docs", o.synthDocs, "synthetic corpus size (part synth)")
+	f.IntVar(&o.synthQueries, "synth-queries", o.synthQueries, "synthetic queries")
+	f.IntVar(&o.workers, "workers", o.workers, "build workers (0 = GOMAXPROCS)")
+	return cmd
 }

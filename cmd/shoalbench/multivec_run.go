@@ -1,0 +1,380 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoal-search/shoal/internal/dataset"
+	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/shard/embtable"
+	"github.com/shoal-search/shoal/shard/multivec"
+)
+
+// multivecOpts are the flags of the multivec subcommand.
+type multivecOpts struct {
+	data, only, codec, fdeCodec, rerank string
+	queries, ksim, dproj, reps          int
+	finalDim, synthDocs, synthQueries   int
+	workers                             int
+}
+
+func defaultMultivecOpts() multivecOpts {
+	d := multivec.DefaultFDEConfig()
+	return multivecOpts{
+		data: filepath.Join("..", "shared", "data", "scifact"), codec: "f32", fdeCodec: "sq8",
+		rerank: "50,100,150,200,259", ksim: d.KSim, dproj: d.DProj, reps: d.Reps,
+		synthDocs: 100_000, synthQueries: 50,
+	}
+}
+
+// multivecResult is one JSON line.
+type multivecResult struct {
+	Bench         string         `json:"bench"`
+	Dataset       string         `json:"dataset"`
+	Index         string         `json:"index"`
+	Params        map[string]any `json:"params,omitempty"`
+	Docs          int            `json:"docs"`
+	Queries       int            `json:"queries"`
+	VectorsPerDoc float64        `json:"vectors_per_doc"`
+	Reduction     float64        `json:"reduction"`
+	NDCG10        *float64       `json:"ndcg10,omitempty"`
+	NDCGLoss      *float64       `json:"ndcg_loss,omitempty"`
+	Recall        float64        `json:"recall"`
+	Candidates    int            `json:"candidates"`
+	CandidateFrac float64        `json:"candidate_frac"`
+	P50us         float64        `json:"p50_us"`
+	MeanUs        float64        `json:"mean_us"`
+	Speedup       float64        `json:"speedup,omitempty"`
+	BytesPerDoc   float64        `json:"bytes_per_doc"`
+	IndexBytesDoc float64        `json:"index_bytes_per_doc,omitempty"`
+	BuildS        float64        `json:"build_s"`
+}
+
+// mvCorpus is a loaded corpus with queries and optional judgements.
+type mvCorpus struct {
+	name    string
+	docs    [][]float32
+	ids     []string
+	queries [][]float32
+	qids    []string
+	qrels   eval.Qrels
+	dim     int
+}
+
+func (o multivecOpts) has(part string) bool {
+	if o.only == "" {
+		return part != "synth"
+	}
+	for _, p := range strings.Split(o.only, ",") {
+		if strings.TrimSpace(p) == part {
+			return true
+		}
+	}
+	return false
+}
+
+func runMultivec(out, logw io.Writer, o multivecOpts) error {
+	if o.has("kernel") {
+		if err := mvKernel(out, logw); err != nil {
+			return err
+		}
+	}
+	if o.data != "" && (o.has("full") || o.has("cluster") || o.has("muvera") || o.has("centroid")) {
+		c, err := loadSciFactMultivec(o)
+		if err != nil {
+			return err
+		}
+		if err := mvRunCorpus(out, logw, o, c); err != nil {
+			return err
+		}
+	}
+	if o.has("synth") {
+		c, err := mvSynthCorpus(o)
+		if err != nil {
+			return err
+		}
+		if err := mvRunCorpus(out, logw, o, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadSciFactMultivec(o multivecOpts) (*mvCorpus, error) {
+	docs, queries, err := dataset.ReadSciFactMultivec(o.data)
+	if err != nil {
+		return nil, err
+	}
+	qrels, err := eval.ReadQrels(filepath.Join(o.data, "qrels.tsv"))
+	if err != nil {
+		return nil, err
+	}
+	c := &mvCorpus{name: "scifact-glove", docs: docs.Vectors, ids: docs.IDs, queries: queries.Vectors, qids: queries.IDs, qrels: qrels, dim: docs.Dim}
+	if o.queries > 0 && o.queries < len(c.queries) {
+		c.queries, c.qids = c.queries[:o.queries], c.qids[:o.queries]
+	}
+	return c, nil
+}
+
+func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
+	cfg := dataset.DefaultMultivecSynthConfig()
+	g, err := dataset.NewMultivecSynth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &mvCorpus{name: fmt.Sprintf("synthetic-%d", o.synthDocs), dim: cfg.Dim}
+	c.docs = make([][]float32, o.synthDocs)
+	for i := range c.docs {
+		c.docs[i] = g.Doc(i)
+	}
+	c.queries = make([][]float32, o.synthQueries)
+	for i := range c.queries {
+		c.queries[i] = g.Query(i, o.synthDocs)
+	}
+	return c, nil
+}
+
+// mvRun is the outcome of running every query through one search setting.
+type mvRun struct {
+	results [][]topk.Item
+	lat     []time.Duration
+}
+
+func (r mvRun) p50() float64 {
+	l := slices.Clone(r.lat)
+	slices.Sort(l)
+	return float64(l[len(l)/2].Nanoseconds()) / 1e3
+}
+
+func (r mvRun) mean() float64 {
+	var s time.Duration
+	for _, d := range r.lat {
+		s += d
+	}
+	return float64(s.Nanoseconds()) / 1e3 / float64(len(r.lat))
+}
+
+func mvSearchAll(s *multivec.Store, c *mvCorpus, k int, p multivec.SearchParams) mvRun {
+	r := mvRun{results: make([][]topk.Item, len(c.queries)), lat: make([]time.Duration, len(c.queries))}
+	for i, q := range c.queries {
+		t0 := time.Now()
+		r.results[i] = s.Search(q, k, p, nil, nil)
+		r.lat[i] = time.Since(t0)
+	}
+	return r
+}
+
+func (c *mvCorpus) ndcg(r mvRun) *float64 {
+	if c.qrels == nil {
+		return nil
+	}
+	runs := make(map[string][]eval.Scored, len(c.qids))
+	for i, res := range r.results {
+		l := make([]eval.Scored, len(res))
+		for j, it := range res {
+			l[j] = eval.Scored{ID: c.ids[it.ID], Score: it.Score}
+		}
+		runs[c.qids[i]] = l
+	}
+	// Only the queries that ran count when --queries caps them.
+	q := eval.Qrels{}
+	for _, id := range c.qids {
+		if rel, ok := c.qrels[id]; ok {
+			q[id] = rel
+		}
+	}
+	v := eval.MeanNDCG(q, runs, 10)
+	return &v
+}
+
+func mvRecall(got, want mvRun) float64 {
+	var s float64
+	for i := range got.results {
+		g, w := make([]uint32, 0, 10), make([]uint32, 0, 10)
+		for _, it := range got.results[i] {
+			g = append(g, it.ID)
+		}
+		for _, it := range want.results[i] {
+			w = append(w, it.ID)
+		}
+		s += eval.Recall(g, w)
+	}
+	return s / float64(len(got.results))
+}
+
+func mvBuild(c *mvCorpus, cfg multivec.Config) (*multivec.Store, float64, error) {
+	t0 := time.Now()
+	s, err := multivec.Build(c.docs, cfg)
+	return s, time.Since(t0).Seconds(), err
+}
+
+func mvBaseConfig(o multivecOpts, dim int) (multivec.Config, error) {
+	cfg := multivec.DefaultConfig()
+	cfg.Dim, cfg.Workers = dim, o.workers
+	var err error
+	if cfg.Codec, err = multivec.ParseCodec(o.codec); err != nil {
+		return cfg, err
+	}
+	cfg.FDEParams.KSim, cfg.FDEParams.DProj, cfg.FDEParams.Reps, cfg.FDEParams.FinalDim = o.ksim, o.dproj, o.reps, o.finalDim
+	if cfg.FDETable.Codec, err = embtable.ParseCodec(o.fdeCodec); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
+	const k = 10
+	n := len(c.docs)
+	tokens := 0
+	for _, d := range c.docs {
+		tokens += len(d) / c.dim
+	}
+	fmt.Fprintf(logw, "multivec: %s: %d docs, %d token vectors (%.1f/doc), %d queries, simd=%v\n",
+		c.name, n, tokens, float64(tokens)/float64(n), len(c.queries), multivec.SIMD())
+	base, err := mvBaseConfig(o, c.dim)
+	if err != nil {
+		return err
+	}
+	full := base
+	full.FDE = o.has("muvera")
+	full.CentroidIVF = o.has("centroid")
+	store, buildS, err := mvBuild(c, full)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "multivec: full store built in %.1fs\n", buildS)
+	exact := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive})
+	fullNDCG := c.ndcg(exact)
+	fullP50 := exact.p50()
+	line := func(index string, params map[string]any, s *multivec.Store, r mvRun, cands int, buildS float64) error {
+		res := multivecResult{Bench: "multivec", Dataset: c.name, Index: index, Params: params, Docs: n, Queries: len(c.queries),
+			VectorsPerDoc: float64(s.Vectors()) / float64(n), Reduction: float64(tokens) / float64(s.Vectors()),
+			NDCG10: c.ndcg(r), Recall: mvRecall(r, exact), Candidates: cands, CandidateFrac: float64(cands) / float64(n),
+			P50us: r.p50(), MeanUs: r.mean(), BytesPerDoc: float64(s.VectorBytes()) / float64(n),
+			IndexBytesDoc: float64(s.IndexBytes()) / float64(n), BuildS: buildS}
+		if index != "maxsim-full" {
+			res.Speedup = fullP50 / res.P50us
+		}
+		if res.NDCG10 != nil && fullNDCG != nil && *fullNDCG > 0 {
+			l := 1 - *res.NDCG10 / *fullNDCG
+			res.NDCGLoss = &l
+		}
+		return emit(out, res)
+	}
+	if err := line("maxsim-full", map[string]any{"codec": o.codec, "simd": multivec.SIMD()}, store, exact, n, buildS); err != nil {
+		return err
+	}
+	var reranks []int
+	for _, s := range strings.Split(o.rerank, ",") {
+		if v, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && v > 0 {
+			reranks = append(reranks, v)
+		}
+	}
+	if o.has("muvera") {
+		fp := full.FDEParams
+		for _, rr := range reranks {
+			r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByFDE, Rerank: rr})
+			params := map[string]any{"k_sim": fp.KSim, "d_proj": fp.DProj, "reps": fp.Reps, "final_dim": fp.FinalDim,
+				"fde_dim": store.Config().FDEParams.Reps * (1 << fp.KSim) * max(fp.DProj, 0), "fde_codec": o.fdeCodec}
+			if err := line("muvera", params, store, r, rr, buildS); err != nil {
+				return err
+			}
+		}
+	}
+	if o.has("centroid") {
+		for _, rr := range reranks {
+			for _, nprobe := range []int{16, 32} {
+				r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByCentroids, Rerank: rr, NProbe: nprobe})
+				params := map[string]any{"nprobe": nprobe, "per_query_vector": 2 * rr, "clustering": "none"}
+				if err := line("centroid-ivf", params, store, r, rr, buildS); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	store = nil
+	if o.has("cluster") {
+		type setting struct {
+			name string
+			cc   multivec.ClusterConfig
+		}
+		d := multivec.DefaultClusterConfig()
+		km := func(k int, ratio float64, drop bool) multivec.ClusterConfig {
+			c := d
+			c.Method, c.K, c.Ratio, c.DropSingletons = multivec.KMeans, k, ratio, drop
+			return c
+		}
+		wd := func(p int) multivec.ClusterConfig {
+			c := d
+			c.Method, c.PoolFactor = multivec.Ward, p
+			return c
+		}
+		settings := []setting{
+			{"crisp-r50", km(0, 0.5, false)}, {"crisp-r33", km(0, 0.33, false)}, {"crisp-r25", km(0, 0.25, false)},
+			{"crisp-r25-drop1", km(0, 0.25, true)}, {"crisp-r12", km(0, 0.125, false)},
+			{"crisp-k32", km(32, 0, false)}, {"crisp-k16", km(16, 0, false)}, {"crisp-k8", km(8, 0, false)},
+			{"crisp-k8-drop1", km(8, 0, true)}, {"crisp-k4", km(4, 0, false)},
+			{"ward-p2", wd(2)}, {"ward-p3", wd(3)}, {"ward-p4", wd(4)}, {"ward-p8", wd(8)},
+		}
+		for _, st := range settings {
+			cfg := base
+			cfg.FDE, cfg.Cluster = false, st.cc
+			s, bs, err := mvBuild(c, cfg)
+			if err != nil {
+				return err
+			}
+			r := mvSearchAll(s, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive})
+			params := map[string]any{"method": st.cc.Method.String(), "k": st.cc.K, "ratio": st.cc.Ratio,
+				"pool_factor": st.cc.PoolFactor, "drop_singletons": st.cc.DropSingletons}
+			if err := line(st.name, params, s, r, n, bs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mvKernel measures the MaxSim kernel at 32 query × 80 document vectors,
+// d = 128, on one goroutine.
+func mvKernel(out, logw io.Writer) error {
+	const dim, nq, nd, docs = 128, 32, 80, 256
+	q := make([]float32, nq*dim)
+	d := make([]float32, nd*dim*docs)
+	x := uint64(1)
+	rnd := func() float32 {
+		x = x*6364136223846793005 + 1442695040888963407
+		return float32(int32(x>>32)) / math.MaxInt32
+	}
+	for i := range q {
+		q[i] = rnd()
+	}
+	for i := range d {
+		d[i] = rnd()
+	}
+	maxes := make([]float32, nq)
+	var sink float32
+	run := func() float64 {
+		t0 := time.Now()
+		iters := 0
+		for time.Since(t0) < time.Second {
+			for j := 0; j < docs; j++ {
+				sink += multivec.MaxSim(q, d[j*nd*dim:(j+1)*nd*dim], dim, maxes)
+			}
+			iters += docs
+		}
+		return float64(iters) / time.Since(t0).Seconds()
+	}
+	simd := run()
+	pure := multivec.WithPureGo(run)
+	_ = sink
+	return emit(out, map[string]any{"bench": "multivec", "index": "maxsim-kernel", "dim": dim, "query_vectors": nq, "doc_vectors": nd,
+		"docs_per_s_simd": simd, "docs_per_s_purego": pure, "simd": multivec.SIMD(),
+		"pairs_per_s_simd": simd * nq * nd, "pairs_per_s_purego": pure * nq * nd})
+}

@@ -1,0 +1,45 @@
+package multivec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestMaxSimMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, dim := range []int{1, 3, 8, 17, 100, 128} {
+		for _, nq := range []int{1, 2, 5, 32} {
+			for _, nd := range []int{1, 3, 4, 7, 80} {
+				q, d := randVecs(rng, nq, dim), randVecs(rng, nd, dim)
+				want := maxSimNaive(q, d, dim)
+				for _, simd := range []bool{false, true} {
+					if simd && !hasSIMD {
+						continue
+					}
+					useSIMD = simd
+					got := MaxSim(q, d, dim, nil)
+					useSIMD = hasSIMD
+					if math.Abs(float64(got)-want) > 1e-4*math.Max(1, math.Abs(want))*float64(dim) {
+						t.Fatalf("dim %d nq %d nd %d simd %v: got %v, want %v", dim, nq, nd, simd, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestMaxSimEmpty(t *testing.T) {
+	if got := MaxSim([]float32{1, 2}, nil, 2, nil); got != 0 {
+		t.Fatalf("empty doc: got %v, want 0", got)
+	}
+}
+
+func TestMaxSimNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	q, d := randVecs(rng, 32, 128), randVecs(rng, 80, 128)
+	maxes := make([]float32, 32)
+	if a := testing.AllocsPerRun(50, func() { MaxSim(q, d, 128, maxes) }); a != 0 {
+		t.Fatalf("MaxSim allocates %v times per run, want 0", a)
+	}
+}
