@@ -3,8 +3,8 @@ package embtable
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"flag"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
