@@ -308,6 +308,15 @@ func TestSnapshotInstall(t *testing.T) {
 		t.Fatalf("peers after AddVoter: %+v", st.Peers)
 	}
 
+	// Leadership moves on request.
+	old := c.leader("g")
+	if err := c.nodes[old].h.Group("g").TransferLeadership(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if nl := c.leader("g"); nl == old {
+		t.Fatalf("leadership stayed on %s", c.nodes[old].cfg.NodeID)
+	}
+
 	// RemoveServer takes it out again.
 	li = c.leader("g")
 	if err := c.nodes[li].h.Group("g").RemoveServer(ctx, "n3"); err != nil {
@@ -316,6 +325,20 @@ func TestSnapshotInstall(t *testing.T) {
 	if st := c.nodes[li].h.Group("g").Status(); len(st.Peers) != 3 {
 		t.Fatalf("peers after RemoveServer: %+v", st.Peers)
 	}
+
+	// A non-voter receives the log without counting for quorums.
+	if err := c.nodes[li].h.Group("g").AddNonvoter(ctx, Peer{ID: "n3", Addr: nd.addr}); err != nil {
+		t.Fatal(err)
+	}
+	st := c.nodes[li].h.Group("g").Status()
+	if len(st.Peers) != 3 || len(st.Nonvoters) != 1 || st.Nonvoters[0].ID != "n3" {
+		t.Fatalf("after AddNonvoter: peers %+v, nonvoters %+v", st.Peers, st.Nonvoters)
+	}
+	idx, ok = c.propose("g", []byte("to-nonvoter"))
+	if !ok {
+		t.Fatal("proposal not acknowledged")
+	}
+	c.converge("g", idx)
 }
 
 // TestAddressChange restarts a node on a new port: once the others learn the

@@ -252,6 +252,8 @@ type Status struct {
 	Leader Peer
 	// Peers are the voters of the latest configuration (nil if unavailable).
 	Peers []Peer
+	// Nonvoters are the non-voting members of the latest configuration.
+	Nonvoters []Peer
 }
 
 // Status returns this replica's view of the group.
@@ -272,8 +274,12 @@ func (g *Group) Status() Status {
 	f := g.r.GetConfiguration()
 	if f.Error() == nil {
 		for _, srv := range f.Configuration().Servers {
-			if srv.Suffrage == raft.Voter {
-				s.Peers = append(s.Peers, Peer{ID: string(srv.ID), Addr: string(srv.Address)})
+			p := Peer{ID: string(srv.ID), Addr: string(srv.Address)}
+			switch srv.Suffrage {
+			case raft.Voter:
+				s.Peers = append(s.Peers, p)
+			case raft.Nonvoter:
+				s.Nonvoters = append(s.Nonvoters, p)
 			}
 		}
 	}
@@ -298,6 +304,39 @@ func (g *Group) AddVoter(ctx context.Context, p Peer) error {
 		return err
 	}
 	return g.wait(ctx, g.r.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, d))
+}
+
+// AddNonvoter adds p as a non-voting member (leader only): it receives the
+// log but does not count for quorums. Promote it later with AddVoter, once it
+// has caught up, to grow a group without weakening its availability.
+func (g *Group) AddNonvoter(ctx context.Context, p Peer) error {
+	if p.ID == "" || p.Addr == "" {
+		return fmt.Errorf("replication: add nonvoter %+v: id and address are required", p)
+	}
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.r.State() != raft.Leader {
+		return g.notLeader(false)
+	}
+	g.h.SetPeerAddr(p.ID, p.Addr)
+	d, err := g.timeout(ctx)
+	if err != nil {
+		return err
+	}
+	return g.wait(ctx, g.r.AddNonvoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, d))
+}
+
+// TransferLeadership asks this replica, which must lead, to hand leadership
+// to the most up-to-date voter, and waits until it has or the attempt failed.
+func (g *Group) TransferLeadership(ctx context.Context) error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.r.State() != raft.Leader {
+		return g.notLeader(false)
+	}
+	return g.wait(ctx, g.r.LeadershipTransfer())
 }
 
 // RemoveServer removes node id from the group (leader only). A leader that
