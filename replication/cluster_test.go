@@ -102,75 +102,80 @@ func TestFollowerCallsAndReadBarriers(t *testing.T) {
 	}
 }
 
-// TestLeaderFailover kills (closes) the host leading group 0 while every
+// TestLeaderFailover kills (closes) the host leading a group while every
 // group takes writes, then checks that a new leader takes over, that no
 // acknowledged command is lost, and that all replicas converge, including the
-// killed one once it restarts from disk.
+// killed one once it restarts from disk. It does so twice, for two groups.
 func TestLeaderFailover(t *testing.T) {
 	skipShort(t)
 	groups := []string{"f.s0", "f.s1", "f.s2"}
 	c := newCluster(t, 3, groups, func(cfg *Config) { cfg.SnapshotThreshold = 64; cfg.TrailingLogs = 32 })
-	victim := c.leader(groups[0])
-
 	var mu sync.Mutex
 	acked := map[string][][]byte{}
 	lastIdx := map[string]uint64{}
-	const perGroup = 120
-	killAt := make(chan struct{})
-	var killOnce sync.Once
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Go(func() {
-			for i := range perGroup {
-				cmd := fmt.Appendf(nil, "%s-%03d", g, i)
-				idx, ok := c.proposeLive(g, cmd, &mu)
-				if ok {
+	const perGroup = 90
+	// Round r kills the leader of groups[r] mid-stream, checks the survivors,
+	// then restarts it from disk and checks it caught up.
+	for round := range 2 {
+		victim := c.leader(groups[round])
+		killAt := make(chan struct{})
+		var killOnce sync.Once
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			wg.Go(func() {
+				for i := range perGroup {
+					cmd := fmt.Appendf(nil, "%s-r%d-%03d", g, round, i)
+					idx, ok := c.proposeLive(g, cmd, &mu)
 					mu.Lock()
-					acked[g] = append(acked[g], cmd)
-					lastIdx[g] = max(lastIdx[g], idx)
+					if ok {
+						acked[g] = append(acked[g], cmd)
+						lastIdx[g] = max(lastIdx[g], idx)
+					}
 					mu.Unlock()
+					if g == groups[round] && i == perGroup/3 {
+						killOnce.Do(func() { close(killAt) })
+					}
 				}
-				if g == groups[0] && i == perGroup/3 {
-					killOnce.Do(func() { close(killAt) })
-				}
+			})
+		}
+		<-killAt
+		mu.Lock()
+		h := c.nodes[victim].h
+		c.nodes[victim].h = nil // proposers skip it from now on
+		mu.Unlock()
+		if err := h.Close(); err != nil {
+			t.Errorf("round %d: close victim: %v", round, err)
+		}
+		wg.Wait()
+
+		for _, g := range groups {
+			if n := len(acked[g]); n < (round+1)*perGroup*9/10 {
+				t.Errorf("round %d: %s: only %d of %d proposals acknowledged", round, g, n, (round+1)*perGroup)
 			}
-		})
-	}
-	<-killAt
-	mu.Lock()
-	h := c.nodes[victim].h
-	c.nodes[victim].h = nil // proposers skip it from now on
-	mu.Unlock()
-	if err := h.Close(); err != nil {
-		t.Errorf("close victim: %v", err)
-	}
-	wg.Wait()
+			if nl := c.leader(g); nl == victim {
+				t.Fatalf("round %d: %s: closed node still leads", round, g)
+			}
+			cmds := c.converge(g, lastIdx[g])
+			if err := containsInOrder(cmds, acked[g]); err != nil {
+				t.Fatalf("round %d: %s on survivors: %v", round, g, err)
+			}
+		}
 
-	for _, g := range groups {
-		if len(acked[g]) < perGroup*9/10 {
-			t.Errorf("%s: only %d of %d proposals acknowledged", g, len(acked[g]), perGroup)
-		}
-		nl := c.leader(g)
-		if nl == victim {
-			t.Fatalf("%s: closed node still leads", g)
-		}
-		cmds := c.converge(g, lastIdx[g])
-		if err := containsInOrder(cmds, acked[g]); err != nil {
-			t.Fatalf("%s on survivors: %v", g, err)
-		}
-	}
-
-	// The victim restarts from its directory and catches up.
-	c.restart(victim, groups)
-	for _, g := range groups {
-		// A write in the new term makes the restarted node learn the commit index.
-		idx, ok := c.propose(g, []byte(g+"-after"))
-		if !ok {
-			t.Fatalf("%s: write after restart not acknowledged", g)
-		}
-		cmds := c.converge(g, idx)
-		if err := containsInOrder(cmds, append(acked[g], []byte(g+"-after"))); err != nil {
-			t.Fatalf("%s after restart: %v", g, err)
+		// The victim restarts from its directory and catches up.
+		c.restart(victim, groups)
+		for _, g := range groups {
+			// A write in the new term makes the restarted node learn the commit index.
+			cmd := fmt.Appendf(nil, "%s-r%d-after", g, round)
+			idx, ok := c.propose(g, cmd)
+			if !ok {
+				t.Fatalf("round %d: %s: write after restart not acknowledged", round, g)
+			}
+			acked[g] = append(acked[g], cmd)
+			lastIdx[g] = idx
+			cmds := c.converge(g, idx)
+			if err := containsInOrder(cmds, acked[g]); err != nil {
+				t.Fatalf("round %d: %s after restart: %v", round, g, err)
+			}
 		}
 	}
 }
