@@ -184,10 +184,39 @@ func (c *Client) Upsert(ctx context.Context, collection string, docs []api.Docum
 	return &out, nil
 }
 
+// GetOption sets a per-call knob of Get.
+type GetOption func(url.Values)
+
+// ReadConsistency makes a Get read at consistency cons: Level "eventual"
+// (the default: any replica), "strong" (the shard leader after a raft read
+// barrier), or a Token from a write response (any replica that has applied
+// that write).
+func ReadConsistency(cons api.Consistency) GetOption {
+	return func(q url.Values) {
+		if cons.Token != "" {
+			q.Set("token", cons.Token)
+			return
+		}
+		if cons.Level != "" {
+			q.Set("consistency", cons.Level)
+		}
+	}
+}
+
 // Get returns one document, or an error matching ErrNotFound.
-func (c *Client) Get(ctx context.Context, collection, id string) (*api.Document, error) {
+func (c *Client) Get(ctx context.Context, collection, id string, opts ...GetOption) (*api.Document, error) {
+	path := docPath(collection, id)
+	if len(opts) > 0 {
+		q := url.Values{}
+		for _, o := range opts {
+			o(q)
+		}
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
+	}
 	var out api.Document
-	if err := c.do(ctx, http.MethodGet, docPath(collection, id), nil, true, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, true, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

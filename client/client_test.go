@@ -133,6 +133,14 @@ func TestEveryEndpoint(t *testing.T) {
 			t.Errorf("Get(%q): got %+v, %v", id, d, err)
 		}
 	}
+	for _, cons := range []api.Consistency{{Level: api.ConsistencyStrong}, {Token: w.Token}, {}} {
+		if d, err := c.Get(ctx, spec.Name, "plain", client.ReadConsistency(cons)); err != nil || d.ID != "plain" {
+			t.Errorf("Get at %+v: got %+v, %v", cons, d, err)
+		}
+	}
+	if _, err := c.Get(ctx, spec.Name, "plain", client.ReadConsistency(api.Consistency{Level: "sometimes"})); !errors.Is(err, client.ErrBadRequest) {
+		t.Errorf("Get at an unknown level: got %v, want ErrBadRequest", err)
+	}
 	res, err := c.Search(ctx, spec.Name, api.SearchRequest{K: 3, Sparse: &api.SparseVector{Indices: []uint32{1}, Values: []float32{2}}, Consistency: &api.Consistency{Token: w.Token}})
 	if err != nil || len(res.Hits) != 3 || res.Hits[0].ID != "with/slash" || res.Hits[0].Score != 2 || res.Coverage.Shards != 2 {
 		t.Errorf("Search: got %+v, %v", res, err)

@@ -330,6 +330,12 @@ func check(spec api.CollectionSpec, d api.Document) (string, string) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Query().Get("consistency") {
+	case "", api.ConsistencyEventual, api.ConsistencyStrong:
+	default:
+		fail(w, http.StatusBadRequest, "consistency", "unknown level %q", r.URL.Query().Get("consistency"))
+		return
+	}
 	c, ok := s.lookup(w, r)
 	if !ok {
 		return
@@ -364,6 +370,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.K == 0 {
 		req.K = 10
+	}
+	if c := req.Consistency; c != nil && c.Token == "" && c.Level != api.ConsistencyEventual && c.Level != api.ConsistencyStrong {
+		fail(w, http.StatusBadRequest, "consistency", "unknown level %q", c.Level)
+		return
 	}
 	if req.K < 0 || req.K > api.MaxK {
 		fail(w, http.StatusBadRequest, "k", "must be in [1, %d]", api.MaxK)

@@ -3,17 +3,23 @@ package main
 import (
 	"fmt"
 
+	"github.com/shoal-search/shoal/client"
+
 	"github.com/spf13/cobra"
 )
 
 func newGetCmd(a *app) *cobra.Command {
-	var collection string
+	var collection, consistency string
 	cmd := &cobra.Command{
 		Use:   "get --collection C ID",
 		Short: "Print one document as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := a.c.Get(cmd.Context(), collection, args[0])
+			var opts []client.GetOption
+			if consistency != "" {
+				opts = append(opts, client.ReadConsistency(*parseConsistency(consistency)))
+			}
+			d, err := a.c.Get(cmd.Context(), collection, args[0], opts...)
 			if err != nil {
 				return err
 			}
@@ -21,6 +27,7 @@ func newGetCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&collection, "collection", "c", "", "collection (required)")
+	cmd.Flags().StringVar(&consistency, "consistency", "", "eventual, strong, or a write token (read your writes)")
 	_ = cmd.MarkFlagRequired("collection")
 	return cmd
 }

@@ -205,7 +205,7 @@ func TestLoad(t *testing.T) {
 	if got := srv.Documents("c"); got != 4 {
 		t.Errorf("stored documents: got %d, want 4", got)
 	}
-	d := mustRun(t, srv, "get", "--collection", "c", "7")
+	d := mustRun(t, srv, "get", "--collection", "c", "7", "--consistency", "strong")
 	if !strings.Contains(d, `"indices": [`) || !strings.Contains(d, `"id": "7"`) {
 		t.Errorf("get 7: got %s", d)
 	}
