@@ -8,7 +8,7 @@ import (
 )
 
 // lutScore returns the sum over j of lut[j·256 + code[j]]: the asymmetric
-// distance (ADC) lookup shared by PQ, SQ8 and SQ4. It does not allocate.
+// distance (ADC) lookup of PQ. It does not allocate.
 func lutScore(lut []float32, code []byte) float32 {
 	var s0, s1, s2, s3 float32
 	n := len(code)
@@ -133,4 +133,68 @@ func subScores(sub, book []float32, ip bool, out []float32) {
 		}
 		out[c] = -s
 	}
+}
+
+// sq8Dot returns Σ a[i]·c[i]: the level-dependent part of a query's inner
+// product with an SQ8 code (a holds query·step).
+func sq8Dot(a []float32, c []byte) float32 {
+	c = c[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * float32(c[i])
+		s1 += a[i+1] * float32(c[i+1])
+		s2 += a[i+2] * float32(c[i+2])
+		s3 += a[i+3] * float32(c[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * float32(c[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sq8L2 returns Σ (b[i] − st[i]·c[i])²: the squared distance of a query to
+// an SQ8 code (b holds query − min, st the steps).
+func sq8L2(b, st []float32, c []byte) float32 {
+	c = c[:len(b)]
+	st = st[:len(b)]
+	var s0, s1 float32
+	i := 0
+	for ; i+2 <= len(b); i += 2 {
+		d0 := b[i] - st[i]*float32(c[i])
+		d1 := b[i+1] - st[i+1]*float32(c[i+1])
+		s0 += d0 * d0
+		s1 += d1 * d1
+	}
+	for ; i < len(b); i++ {
+		d := b[i] - st[i]*float32(c[i])
+		s0 += d * d
+	}
+	return s0 + s1
+}
+
+// sq4Dot is sq8Dot for SQ4 codes: two levels per byte, low nibble first; a
+// has 2·len(c) entries (zero-padded).
+func sq4Dot(a []float32, c []byte) float32 {
+	a = a[:2*len(c)]
+	var s0, s1 float32
+	for j, x := range c {
+		s0 += a[2*j] * float32(x&15)
+		s1 += a[2*j+1] * float32(x>>4)
+	}
+	return s0 + s1
+}
+
+// sq4L2 is sq8L2 for SQ4 codes; b and st have 2·len(c) entries (zero-padded).
+func sq4L2(b, st []float32, c []byte) float32 {
+	b = b[:2*len(c)]
+	st = st[:2*len(c)]
+	var s0, s1 float32
+	for j, x := range c {
+		d0 := b[2*j] - st[2*j]*float32(x&15)
+		d1 := b[2*j+1] - st[2*j+1]*float32(x>>4)
+		s0 += d0 * d0
+		s1 += d1 * d1
+	}
+	return s0 + s1
 }

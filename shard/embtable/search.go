@@ -12,19 +12,23 @@ import (
 
 // scratch is the per-query state of Search, pooled per table.
 type scratch struct {
-	q      []float32 // the query, normalised for cosine
-	lut    []float32 // ADC tables: codeLen×256
-	qw     []uint64  // binary: query bits; RaBitQ: four bit planes
-	qrot   []float32 // RaBitQ: rotated query
-	qres   []float32 // RaBitQ: rotated residual from the current list
-	cdist  []float32 // IVF: distance to each centroid
-	probes []int32   // IVF: lists to scan
-	cand   heap
-	final  heap
-	items  []topk.Item
+	q       []float32 // the query, normalised for cosine
+	lut     []float32 // PQ: ADC tables, codeLen×256
+	sqA     []float32 // SQ: query·step (IP) or query−min (L2), zero-padded
+	sqSteps []float32 // SQ: steps, zero-padded to sqA's length
+	qw      []uint64  // binary: query bits; RaBitQ: four bit planes
+	qrot    []float32 // RaBitQ: rotated query
+	qres    []float32 // RaBitQ: rotated residual from the current list
+	cdist   []float32 // IVF: distance to each centroid
+	probes  []int32   // IVF: lists to scan
+	cand    heap
+	final   heap
+	items   []topk.Item
 
 	// RaBitQ constants of the current list.
 	vl, delta, constTerm, nQC, cq float32
+	// SQ: Σ query·min (IP).
+	sqConst float32
 }
 
 func (t *Table) getScratch() *scratch {
@@ -33,7 +37,15 @@ func (t *Table) getScratch() *scratch {
 	}
 	s := &scratch{q: make([]float32, t.dim)}
 	switch t.codec {
-	case SQ8, SQ4, PQ:
+	case SQ8, SQ4:
+		width := t.dim
+		if t.codec == SQ4 {
+			width = 2 * t.codeLen
+		}
+		s.sqA = make([]float32, width)
+		s.sqSteps = make([]float32, width)
+		copy(s.sqSteps, t.steps)
+	case PQ:
 		s.lut = make([]float32, t.codeLen*256)
 	case Binary:
 		s.qw = make([]uint64, t.codeLen)
@@ -111,22 +123,16 @@ func (t *Table) prepare(s *scratch) {
 	q, dim := s.q, t.dim
 	ip := t.innerIP()
 	switch t.codec {
-	case SQ8:
+	case SQ8, SQ4:
+		// IP: score = Σ q·min + Σ (q·step)·level. L2: score =
+		// −Σ ((q − min) − step·level)². Padding entries stay zero.
+		s.sqConst = 0
 		for j := 0; j < dim; j++ {
-			sqTable(s.lut[j<<8:(j+1)<<8], q[j], t.mins[j], t.steps[j], 256, ip)
-		}
-	case SQ4:
-		var lo, hi [16]float32
-		for j := 0; j < t.codeLen; j++ {
-			sqTable(lo[:], q[2*j], t.mins[2*j], t.steps[2*j], 16, ip)
-			if 2*j+1 < dim {
-				sqTable(hi[:], q[2*j+1], t.mins[2*j+1], t.steps[2*j+1], 16, ip)
+			if ip {
+				s.sqA[j] = q[j] * t.steps[j]
+				s.sqConst += q[j] * t.mins[j]
 			} else {
-				hi = [16]float32{}
-			}
-			row := s.lut[j<<8 : (j+1)<<8]
-			for b := range row {
-				row[b] = lo[b&15] + hi[b>>4]
+				s.sqA[j] = q[j] - t.mins[j]
 			}
 		}
 	case PQ:
@@ -147,20 +153,6 @@ func (t *Table) prepare(s *scratch) {
 		rotate(t.rot, s.qres, s.qrot)
 		if t.nlist == 0 {
 			t.prepareList(s, 0)
-		}
-	}
-}
-
-// sqTable fills row[c] with the contribution of level c of one scalar
-// quantized dimension to the score of query value qv.
-func sqTable(row []float32, qv, lo, step float32, levels int, ip bool) {
-	for c := 0; c < levels; c++ {
-		v := lo + step*float32(c)
-		if ip {
-			row[c] = qv * v
-		} else {
-			d := qv - v
-			row[c] = -d * d
 		}
 	}
 }
@@ -249,7 +241,35 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 				h.push(id, -l2F16(tab, s.q, v))
 			}
 		}
-	case SQ8, SQ4, PQ:
+	case SQ8:
+		a, st, c0 := s.sqA, s.sqSteps, s.sqConst
+		for pos := lo; pos < hi; pos++ {
+			id := t.rowAt(pos)
+			if filter != nil && !filter.Contains(id) {
+				continue
+			}
+			code := t.codes8[pos*cl : (pos+1)*cl]
+			if ip {
+				h.push(id, c0+sq8Dot(a, code))
+			} else {
+				h.push(id, -sq8L2(a, st, code))
+			}
+		}
+	case SQ4:
+		a, st, c0 := s.sqA, s.sqSteps, s.sqConst
+		for pos := lo; pos < hi; pos++ {
+			id := t.rowAt(pos)
+			if filter != nil && !filter.Contains(id) {
+				continue
+			}
+			code := t.codes8[pos*cl : (pos+1)*cl]
+			if ip {
+				h.push(id, c0+sq4Dot(a, code))
+			} else {
+				h.push(id, -sq4L2(a, st, code))
+			}
+		}
+	case PQ:
 		lut := s.lut
 		for pos := lo; pos < hi; pos++ {
 			id := t.rowAt(pos)

@@ -44,7 +44,7 @@ func loadSets(t testing.TB) []realSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sets = append(sets, realSet{"glove", gb[:10000*dim], gq[:50*dim], dim, Cosine})
+	sets = append(sets, realSet{"glove", gb[:8000*dim], gq[:50*dim], dim, Cosine})
 	bb, bdim, err := dataset.ReadBvecs(filepath.Join(dir, "ann", "bigann10k_base.bvecs"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +120,9 @@ func TestRecallEveryCodec(t *testing.T) {
 		for _, c := range cases {
 			cfg := DefaultConfig()
 			cfg.Codec, cfg.Metric, cfg.NList = c.codec, set.metric, c.nlist
-			cfg.TrainSample = 4096
-			cfg.KMeansIters = 6
+			cfg.TrainSample = 2048
+			cfg.KMeansIters = 5
+			cfg.PQM = min(set.dim/4, 32)
 			tab, err := Build(set.base, set.dim, cfg)
 			if err != nil {
 				t.Fatal(err)
