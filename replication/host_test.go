@@ -81,6 +81,7 @@ func TestSingleNodeProposeApply(t *testing.T) {
 }
 
 func TestCloseReopenSameProcess(t *testing.T) {
+	before := goleak.IgnoreCurrent()
 	dir := t.TempDir()
 	cfg := testConfig(t, "n0", dir)
 	sm := &listSM{}
@@ -112,7 +113,7 @@ func TestCloseReopenSameProcess(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	goleak.VerifyNone(t, before) // every goroutine of the Host is gone
 
 	// Re-open on the same Dir and address: the bolt lock is free, state returns
 	// from the snapshot plus the log.
@@ -144,6 +145,7 @@ func TestCloseReopenSameProcess(t *testing.T) {
 		if err := h2.Close(); err != nil {
 			t.Fatal(err)
 		}
+		goleak.VerifyNone(t, before)
 		h = h2
 	}
 }
