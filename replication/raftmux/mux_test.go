@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,4 +334,89 @@ func TestAdvertiseZeroPort(t *testing.T) {
 	if got, want := m.Addr().String(), m.ListenAddr().String(); got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
+}
+
+// TestConcurrentDialAccept dials several groups from several goroutines while
+// another group's layer is opened and closed repeatedly.
+func TestConcurrentDialAccept(t *testing.T) {
+	a, b := newMux(t, DefaultConfig()), newMux(t, DefaultConfig())
+	const groups, dials = 4, 20
+	var servers []*Layer
+	for i := range groups {
+		l, err := b.Layer(fmt.Sprintf("g%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers = append(servers, l)
+	}
+	var wg sync.WaitGroup
+	for i, l := range servers {
+		wg.Go(func() { // echo server
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					buf := make([]byte, 8)
+					if _, err := io.ReadFull(c, buf); err == nil {
+						c.Write(buf)
+					}
+				}()
+			}
+		})
+		wg.Go(func() { // client
+			cl, err := a.Layer(fmt.Sprintf("g%d", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer cl.Close()
+			for j := range dials {
+				c, err := cl.Dial(b.Addr().String(), time.Second)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				msg := fmt.Appendf(nil, "g%d-%04d", i, j)[:8]
+				c.Write(msg)
+				got := make([]byte, 8)
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+					t.Errorf("echo: got %q (%v), want %q", got, err, msg)
+				}
+				c.Close()
+			}
+		})
+	}
+	churn := make(chan struct{})
+	go func() {
+		defer close(churn)
+		for range 50 {
+			l, err := b.Layer("churn")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			l.Close()
+		}
+	}()
+	<-churn
+	// Let the clients finish, then stop the servers.
+	time.Sleep(10 * time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a.mu.Lock()
+		n := len(a.layers)
+		a.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, l := range servers {
+		l.Close()
+	}
+	wg.Wait()
 }
