@@ -51,19 +51,12 @@ func BenchmarkKernels(b *testing.B) {
 	run("l2-f32", func(i int) { sink += vecmath.L2Sq(q, vecs[i*dim:(i+1)*dim]) })
 	run("dot-f16", func(i int) { sink += dotF16(tab, q, half[i*dim:(i+1)*dim]) })
 	run("adc-pq16", func(i int) { sink += lutScore(lut, codes[i*m:(i+1)*m]) })
-	run("adc-sq8", func(i int) { sink += lutScore(make128(lut), codes[(i%(n/8))*dim:(i%(n/8)+1)*dim]) })
+	st := vecs[dim : 2*dim]
+	run("sq8-dot", func(i int) { sink += sq8Dot(q, codes[(i%(n/8))*dim:(i%(n/8)+1)*dim]) })
+	run("sq8-l2", func(i int) { sink += sq8L2(q, st, codes[(i%(n/8))*dim:(i%(n/8)+1)*dim]) })
 	run("popcount-hamming", func(i int) { isink += hamming(q64(words, i), planes) })
 	run("popcount-rabitq", func(i int) { d, o := rabitqDot(q64(words, i), planes); isink += d + o })
 	_, _ = sink, isink
-}
-
-var lut128 []float32
-
-func make128(_ []float32) []float32 {
-	if lut128 == nil {
-		lut128 = make([]float32, 128*256)
-	}
-	return lut128
 }
 
 func q64(words []uint64, i int) []uint64 { return words[2*i : 2*i+2] }

@@ -41,6 +41,9 @@ func TestKernelAllocs(t *testing.T) {
 	a, b := make([]uint64, 2), make([]uint64, 8)
 	if n := testing.AllocsPerRun(100, func() {
 		lutScore(lut, code)
+		sq8Dot(lut[:16], code)
+		sq8L2(lut[:16], lut[16:32], code)
+		sq4Dot(lut[:32], code)
 		hamming(a, b)
 		rabitqDot(a, b)
 	}); n != 0 {
