@@ -20,6 +20,9 @@ import (
 
 // Host is one node's raft endpoint: one TCP listener (raftmux) shared by all
 // the node's groups. All methods are safe for concurrent use.
+//
+// Locks: mu, addrMu and evMu are never held together, nor across a call into
+// raft or a Group; a Group's appliedMu is taken alone too.
 type Host struct {
 	cfg Config
 	mux *raftmux.Mux
@@ -200,7 +203,8 @@ func ValidGroupID(group string) error {
 // with peers, which must include this node; every replica calls Open with the
 // same peers, so the bootstrap configuration is identical everywhere. With
 // empty peers a fresh replica bootstraps nothing and waits to be added by the
-// leader (Group.AddVoter). On existing state, peers only refresh the address
+// leader (Group.AddVoter): use that for a replica joining a group that already
+// runs (re-replication, moves), never a bootstrap with a new peer list. On existing state, peers only refresh the address
 // book (see SetPeerAddr); the membership comes from the stored state.
 func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error) {
 	if err := ValidGroupID(group); err != nil {

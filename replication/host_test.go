@@ -467,3 +467,30 @@ func TestWaitAppliedFastPathAllocs(t *testing.T) {
 		t.Fatalf("got %v allocs per WaitApplied on an applied index, want 0", allocs)
 	}
 }
+
+// TestMetricsTwoHostsOneRegistry checks that the nodes of one process (shoal
+// dev) can share a registry: the node label keeps their series apart.
+func TestMetricsTwoHostsOneRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for _, id := range []string{"n0", "n1"} {
+		cfg := testConfig(t, id, t.TempDir())
+		cfg.Registerer = reg
+		h, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if _, err := h.Open("g", &listSM{}, []Peer{{ID: id, Addr: h.Addr()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "shoal_replication_applied_index" && len(mf.GetMetric()) != 2 {
+			t.Fatalf("got %d applied_index series, want 2", len(mf.GetMetric()))
+		}
+	}
+}
