@@ -150,14 +150,14 @@ func openInput(path string) (*input, int64, func(), error) {
 // newInput wraps r, decompressing it if it starts with the gzip magic.
 func newInput(r io.Reader) (*input, error) {
 	cr := &countingReader{r: r}
-	br := bufio.NewReaderSize(cr, 1<<20)
+	br := bufio.NewReaderSize(cr, 64<<10)
 	in := &input{r: br, read: cr}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, err
 		}
-		in.r = bufio.NewReaderSize(zr, 1<<20)
+		in.r = bufio.NewReaderSize(zr, 64<<10)
 	}
 	return in, nil
 }
