@@ -313,3 +313,13 @@ func containsInOrder(cmds [][]byte, acked [][]byte) error {
 	}
 	return nil
 }
+
+// singleConfig is testConfig with short raft timeouts, for one-replica groups:
+// they elect themselves sooner and cannot lose a quorum on a slow machine.
+func singleConfig(t *testing.T, id, dir string) Config {
+	cfg := testConfig(t, id, dir)
+	cfg.HeartbeatTimeout = 100 * time.Millisecond
+	cfg.ElectionTimeout = 100 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 50 * time.Millisecond
+	return cfg
+}

@@ -40,7 +40,7 @@ func waitLeader(t *testing.T, g *Group) {
 }
 
 func TestSingleNodeProposeApply(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	sm := &listSM{}
 	h, g := openSingle(t, cfg, "g", sm)
 	defer h.Close()
@@ -83,7 +83,7 @@ func TestSingleNodeProposeApply(t *testing.T) {
 func TestCloseReopenSameProcess(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	dir := t.TempDir()
-	cfg := testConfig(t, "n0", dir)
+	cfg := singleConfig(t, "n0", dir)
 	sm := &listSM{}
 	h, g := openSingle(t, cfg, "g", sm)
 	ctx := context.Background()
@@ -151,7 +151,7 @@ func TestCloseReopenSameProcess(t *testing.T) {
 }
 
 func TestCloseGroupReopen(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	h, g := openSingle(t, cfg, "g", &listSM{})
 	defer h.Close()
 	if _, _, err := g.Propose(context.Background(), []byte("x")); err != nil {
@@ -200,7 +200,7 @@ func TestCloseGroupReopen(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestOnLeaderChangeAndMetrics(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	var mu sync.Mutex
 	var events []string
 	cfg.OnLeaderChange = func(group string, isLeader bool) {
@@ -290,7 +290,7 @@ func TestOnLeaderChangeAndMetrics(t *testing.T) {
 }
 
 func TestConcurrentProposeWait(t *testing.T) {
-	cfg := testConfig(t, "n0", filepath.Join(t.TempDir(), "n0"))
+	cfg := singleConfig(t, "n0", filepath.Join(t.TempDir(), "n0"))
 	sm := &listSM{}
 	h, g := openSingle(t, cfg, "g", sm)
 	defer h.Close()
@@ -336,7 +336,7 @@ func TestConcurrentProposeWait(t *testing.T) {
 // TestCloseGroupUnderCallbackLock checks that CloseGroup does not wait for
 // OnLeaderChange, so a caller may hold the lock its callback takes.
 func TestCloseGroupUnderCallbackLock(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	var mu sync.Mutex
 	var events []string
 	cfg.OnLeaderChange = func(group string, isLeader bool) {
@@ -378,7 +378,7 @@ func TestCloseGroupUnderCallbackLock(t *testing.T) {
 // TestConcurrentHostOps opens, uses and closes groups from several goroutines
 // while Status, Groups and metrics are read, then closes the Host under them.
 func TestConcurrentHostOps(t *testing.T) {
-	cfg := testConfig(t, "n0", t.TempDir())
+	cfg := singleConfig(t, "n0", t.TempDir())
 	cfg.Registerer = prometheus.NewRegistry()
 	cfg.OnLeaderChange = func(string, bool) {}
 	h, err := New(cfg)
@@ -473,7 +473,7 @@ func TestWaitAppliedFastPathAllocs(t *testing.T) {
 func TestMetricsTwoHostsOneRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	for _, id := range []string{"n0", "n1"} {
-		cfg := testConfig(t, id, t.TempDir())
+		cfg := singleConfig(t, id, t.TempDir())
 		cfg.Registerer = reg
 		h, err := New(cfg)
 		if err != nil {
