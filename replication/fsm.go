@@ -78,6 +78,7 @@ func (f *fsm) StoreConfiguration(index uint64, c raft.Configuration) {
 	for _, srv := range c.Servers {
 		f.g.h.learnAddr(string(srv.ID), string(srv.Address))
 	}
+	f.g.setMembers(c)
 	f.g.setApplied(index)
 }
 

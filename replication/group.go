@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,11 @@ type Group struct {
 	closeErr  error
 
 	proposals, proposeErrors, restores atomic.Uint64
+
+	// The latest membership seen (from raft or committed configuration
+	// entries), so that Status never blocks on raft's main loop.
+	membersMu         sync.Mutex
+	voters, nonvoters []Peer
 }
 
 // ID returns the group id.
@@ -250,7 +256,7 @@ type Status struct {
 	AppliedIndex uint64
 	// Leader is the leader as far as this replica knows; zero if unknown.
 	Leader Peer
-	// Peers are the voters of the latest configuration (nil if unavailable).
+	// Peers are the voters of the latest configuration known to this replica.
 	Peers []Peer
 	// Nonvoters are the non-voting members of the latest configuration.
 	Nonvoters []Peer
@@ -271,19 +277,52 @@ func (g *Group) Status() Status {
 		s.Role = "shutdown"
 		return s
 	}
-	f := g.r.GetConfiguration()
-	if f.Error() == nil {
-		for _, srv := range f.Configuration().Servers {
-			p := Peer{ID: string(srv.ID), Addr: string(srv.Address)}
-			switch srv.Suffrage {
-			case raft.Voter:
-				s.Peers = append(s.Peers, p)
-			case raft.Nonvoter:
-				s.Nonvoters = append(s.Nonvoters, p)
-			}
+	g.refreshMembers(statusConfigWait)
+	g.membersMu.Lock()
+	s.Peers = slices.Clone(g.voters)
+	s.Nonvoters = slices.Clone(g.nonvoters)
+	g.membersMu.Unlock()
+	return s
+}
+
+// statusConfigWait bounds how long Status waits for raft's configuration
+// before it answers from the cache: raft serves that request from its main
+// loop, which a follower blocks while it installs a snapshot.
+const statusConfigWait = 100 * time.Millisecond
+
+// refreshMembers asks raft for its latest configuration and caches it, waiting
+// at most d. A late answer still updates the cache.
+func (g *Group) refreshMembers(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if f := g.r.GetConfiguration(); f.Error() == nil {
+			g.setMembers(f.Configuration())
+		}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// setMembers caches the voters and non-voters of c.
+func (g *Group) setMembers(c raft.Configuration) {
+	var voters, nonvoters []Peer
+	for _, srv := range c.Servers {
+		p := Peer{ID: string(srv.ID), Addr: string(srv.Address)}
+		switch srv.Suffrage {
+		case raft.Voter:
+			voters = append(voters, p)
+		case raft.Nonvoter:
+			nonvoters = append(nonvoters, p)
 		}
 	}
-	return s
+	g.membersMu.Lock()
+	g.voters, g.nonvoters = voters, nonvoters
+	g.membersMu.Unlock()
 }
 
 // AddVoter adds p as a voter (leader only). The new replica must have called

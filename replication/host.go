@@ -339,6 +339,7 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, err
 	}
 	if f := g.r.GetConfiguration(); f.Error() == nil {
+		g.setMembers(f.Configuration())
 		for _, srv := range f.Configuration().Servers {
 			h.learnAddr(string(srv.ID), string(srv.Address))
 		}
