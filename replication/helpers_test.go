@@ -140,6 +140,7 @@ type node struct {
 type cluster struct {
 	t     *testing.T
 	nodes []*node
+	moved map[string]string // nodes restarted on a new port
 }
 
 func testConfig(t *testing.T, id, dir string) Config {
@@ -189,8 +190,28 @@ func (c *cluster) start(i int) {
 		cfg.BindAddr = nd.addr
 	}
 	h, err := New(cfg)
+	if err != nil && nd.addr != "" {
+		// Another process took the old port: move, and tell the others.
+		c.t.Logf("%s: %v; restarting on a new port", cfg.NodeID, err)
+		cfg.BindAddr = ""
+		h, err = New(cfg)
+		if err == nil {
+			if c.moved == nil {
+				c.moved = make(map[string]string)
+			}
+			c.moved[cfg.NodeID] = h.Addr()
+			for _, o := range c.nodes {
+				if o.h != nil {
+					o.h.SetPeerAddr(cfg.NodeID, h.Addr())
+				}
+			}
+		}
+	}
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	for id, addr := range c.moved {
+		h.SetPeerAddr(id, addr)
 	}
 	nd.h, nd.addr, nd.sms = h, h.Addr(), make(map[string]*listSM)
 }
