@@ -186,6 +186,7 @@ const loadFile = `{"id":"d1","sparse":{"indices":[1,2],"values":[1,0.5]},"dense"
 `
 
 func TestLoad(t *testing.T) {
+	defer noLeaks(t)()
 	srv := clienttest.NewServer()
 	defer srv.Close()
 	mustRun(t, srv, "collection", "create", "c", "--sparse-max-term", "10", "--dense-dim", "2")
@@ -212,6 +213,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadGzipAndJSONSummary(t *testing.T) {
+	defer noLeaks(t)()
 	srv := clienttest.NewServer()
 	defer srv.Close()
 	mustRun(t, srv, "collection", "create", "c", "--sparse-max-term", "1000")
@@ -235,6 +237,7 @@ func TestLoadGzipAndJSONSummary(t *testing.T) {
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestLoadRetriesUnavailableAndPrintsProgress(t *testing.T) {
+	defer noLeaks(t)()
 	srv := clienttest.NewServer()
 	defer srv.Close()
 	mustRun(t, srv, "collection", "create", "c", "--sparse-max-term", "10")
@@ -258,6 +261,7 @@ func TestLoadRetriesUnavailableAndPrintsProgress(t *testing.T) {
 }
 
 func TestLoadStopsOnFatalError(t *testing.T) {
+	defer noLeaks(t)()
 	srv := clienttest.NewServer()
 	defer srv.Close()
 	p := writeFile(t, "docs.jsonl", loadFile)
@@ -277,6 +281,7 @@ func TestLoadStopsOnFatalError(t *testing.T) {
 }
 
 func TestConcurrentLoad(t *testing.T) {
+	defer noLeaks(t)()
 	srv := clienttest.NewServer()
 	defer srv.Close()
 	mustRun(t, srv, "collection", "create", "c", "--sparse-max-term", "10")
