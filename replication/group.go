@@ -132,19 +132,23 @@ func (g *Group) notLeader(lost bool) error {
 	return &NotLeaderError{Group: g.id, Leader: g.Leader(), Lost: lost}
 }
 
-// timeout returns how long a raft call made under ctx may take.
-func (g *Group) timeout(ctx context.Context) (time.Duration, error) {
+// bound returns ctx limited to Config.ApplyTimeout if it has no deadline,
+// and how long a raft call made under it may take.
+func (g *Group) bound(ctx context.Context) (context.Context, context.CancelFunc, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return ctx, func() {}, 0, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		d := time.Until(dl)
-		if d <= 0 {
-			return 0, context.DeadlineExceeded
-		}
-		return d, nil
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
 	}
-	return g.h.cfg.ApplyTimeout, nil
+	dl, _ := ctx.Deadline()
+	d := time.Until(dl)
+	if d <= 0 {
+		cancel()
+		return ctx, func() {}, 0, context.DeadlineExceeded
+	}
+	return ctx, cancel, d, nil
 }
 
 // wait waits for f under ctx. If ctx ends first the operation continues in
@@ -206,7 +210,8 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (index uint64, resp []b
 	if g.r.State() != raft.Leader {
 		return 0, nil, g.notLeader(false)
 	}
-	d, err := g.timeout(ctx)
+	ctx, cancel, d, err := g.bound(ctx)
+	defer cancel()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -233,7 +238,8 @@ func (g *Group) Barrier(ctx context.Context) error {
 	if g.r.State() != raft.Leader {
 		return g.notLeader(false)
 	}
-	d, err := g.timeout(ctx)
+	ctx, cancel, d, err := g.bound(ctx)
+	defer cancel()
 	if err != nil {
 		return err
 	}
@@ -338,7 +344,8 @@ func (g *Group) AddVoter(ctx context.Context, p Peer) error {
 		return g.notLeader(false)
 	}
 	g.h.SetPeerAddr(p.ID, p.Addr)
-	d, err := g.timeout(ctx)
+	ctx, cancel, d, err := g.bound(ctx)
+	defer cancel()
 	if err != nil {
 		return err
 	}
@@ -359,7 +366,8 @@ func (g *Group) AddNonvoter(ctx context.Context, p Peer) error {
 		return g.notLeader(false)
 	}
 	g.h.SetPeerAddr(p.ID, p.Addr)
-	d, err := g.timeout(ctx)
+	ctx, cancel, d, err := g.bound(ctx)
+	defer cancel()
 	if err != nil {
 		return err
 	}
@@ -375,6 +383,11 @@ func (g *Group) TransferLeadership(ctx context.Context) error {
 	if g.r.State() != raft.Leader {
 		return g.notLeader(false)
 	}
+	ctx, cancel, _, err := g.bound(ctx)
+	defer cancel()
+	if err != nil {
+		return err
+	}
 	return g.wait(ctx, g.r.LeadershipTransfer())
 }
 
@@ -387,7 +400,8 @@ func (g *Group) RemoveServer(ctx context.Context, id string) error {
 	if g.r.State() != raft.Leader {
 		return g.notLeader(false)
 	}
-	d, err := g.timeout(ctx)
+	ctx, cancel, d, err := g.bound(ctx)
+	defer cancel()
 	if err != nil {
 		return err
 	}
@@ -396,7 +410,8 @@ func (g *Group) RemoveServer(ctx context.Context, id string) error {
 
 // TakeSnapshot snapshots the StateMachine now and compacts the log down to
 // Config.TrailingLogs entries. Nothing new since the last snapshot is not an
-// error.
+// error. Unlike the other calls it has no default timeout: a large state may
+// take long to write; bound it with ctx.
 func (g *Group) TakeSnapshot(ctx context.Context) error {
 	if g.isClosed() {
 		return ErrClosed
