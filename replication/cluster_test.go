@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -376,5 +377,42 @@ func TestAddressChange(t *testing.T) {
 	cmds := c.converge("g", idx)
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands, want 2", len(cmds))
+	}
+}
+
+// TestLargeSnapshotInstall streams a multi-megabyte snapshot through the mux
+// to a new voter.
+func TestLargeSnapshotInstall(t *testing.T) {
+	skipShort(t)
+	c := newCluster(t, 3, []string{"g"}, func(cfg *Config) { cfg.TrailingLogs = 2 })
+	var last uint64
+	for i := range 64 {
+		cmd := bytes.Repeat([]byte{byte(i)}, 64<<10)
+		idx, ok := c.propose("g", cmd)
+		if !ok {
+			t.Fatal("proposal not acknowledged")
+		}
+		last = idx
+	}
+	leader := c.nodes[c.leader("g")].h.Group("g")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := leader.TakeSnapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "n3", t.TempDir())
+	c.nodes = append(c.nodes, &node{cfg: cfg})
+	c.start(3)
+	nd := c.nodes[3]
+	nd.sms["g"] = &listSM{}
+	if _, err := nd.h.Open("g", nd.sms["g"], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.AddVoter(ctx, Peer{ID: "n3", Addr: nd.addr}); err != nil {
+		t.Fatal(err)
+	}
+	cmds := c.converge("g", last)
+	if len(cmds) != 64 || nd.sms["g"].restoreCount() != 1 {
+		t.Fatalf("got %d commands and %d restores, want 64 and 1", len(cmds), nd.sms["g"].restoreCount())
 	}
 }
