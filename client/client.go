@@ -242,10 +242,19 @@ func (c *Client) Search(ctx context.Context, collection string, req api.SearchRe
 	return &out, nil
 }
 
-func collPath(name string) string { return "/collections/" + url.PathEscape(name) }
+func collPath(name string) string { return "/collections/" + segment(name) }
 
 func docPath(collection, id string) string {
-	return collPath(collection) + "/documents/" + url.PathEscape(id)
+	return collPath(collection) + "/documents/" + segment(id)
+}
+
+// segment escapes s as one path segment. "." and ".." are escaped too, or the
+// server would clean them away as relative path steps.
+func segment(s string) string {
+	if s == "." || s == ".." {
+		return strings.ReplaceAll(s, ".", "%2E")
+	}
+	return url.PathEscape(s)
 }
 
 // do sends one call, retrying it when idempotent, and decodes a 2xx body

@@ -118,7 +118,7 @@ func TestEveryEndpoint(t *testing.T) {
 	if got, err := c.GetCollection(ctx, spec.Name); err != nil || got.Shards != 2 {
 		t.Errorf("GetCollection: got %+v, %v", got, err)
 	}
-	ids := []string{"plain", "with/slash", "with space", "percent%2F", "ünï"}
+	ids := []string{"plain", "with/slash", "with space", "percent%2F", "ünï", ".", "..", "a/../b", "q?x=1#f"}
 	var docs []api.Document
 	for i, id := range ids {
 		docs = append(docs, api.Document{ID: id, Sparse: &api.SparseVector{Indices: []uint32{uint32(i)}, Values: []float32{1}}})

@@ -54,6 +54,15 @@ func TestQuickstartOnCluster(t *testing.T) {
 	if out := ctl("delete", "--collection", "quickstart", "astro-mars"); !strings.HasPrefix(out, "deleted 1 (token v1.") {
 		t.Errorf("delete: got %q", out)
 	}
+	odd := writeFile(t, "odd.jsonl", `{"id":"..","indices":[7],"values":[1]}
+{"id":"a/b c?d","indices":[7],"values":[1]}
+`)
+	ctl("load", odd, "--collection", "quickstart")
+	for _, id := range []string{"..", "a/b c?d"} {
+		if out := ctl("get", "--collection", "quickstart", id); !strings.Contains(out, strconv.Quote(id)) {
+			t.Errorf("get %q: got %s", id, out)
+		}
+	}
 	token := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(ctl("delete", "--collection", "quickstart", "astro-mars")), "deleted 0 (token "), ")")
 	out = ctl("search", "--collection", "quickstart", "--sparse", "4774:1", "--consistency", token)
 	if strings.Contains(out, "astro-mars") || !strings.Contains(out, "astro-jupiter") {
