@@ -416,3 +416,30 @@ func TestLargeSnapshotInstall(t *testing.T) {
 		t.Fatalf("got %d commands and %d restores, want 64 and 1", len(cmds), nd.sms["g"].restoreCount())
 	}
 }
+
+// TestAppliedIndexCoversNoops checks that AppliedIndex and WaitApplied reach
+// an index held by entries the StateMachine never sees (the leader's no-op, a
+// barrier) on every replica.
+func TestAppliedIndexCoversNoops(t *testing.T) {
+	skipShort(t)
+	c := newCluster(t, 3, []string{"g"}, nil)
+	leader := c.nodes[c.leader("g")].h.Group("g")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, _, err := leader.Propose(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := leader.Status().LastIndex // the barrier entry
+	for _, nd := range c.nodes {
+		g := nd.h.Group("g")
+		if err := g.WaitApplied(ctx, last); err != nil {
+			t.Fatalf("%s: WaitApplied(%d): %v (applied %d)", nd.cfg.NodeID, last, err, g.AppliedIndex())
+		}
+		if got := g.RaftAppliedIndex(); got < last {
+			t.Fatalf("%s: applied %d, want >= %d", nd.cfg.NodeID, got, last)
+		}
+	}
+}

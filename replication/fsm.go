@@ -88,7 +88,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{s: s, index: f.g.AppliedIndex()}, nil
+	return &fsmSnapshot{s: s, index: f.g.fsmApplied()}, nil
 }
 
 // Restore replaces the state machine's state with a snapshot.

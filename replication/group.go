@@ -27,6 +27,7 @@ type Group struct {
 	r     *raft.Raft
 	fsm   *fsm
 	store *raftboltdb.BoltStore
+	logs  raft.LogStore // the cache in front of store
 	layer *raftmux.Layer
 	trans *raft.NetworkTransport
 
@@ -84,17 +85,64 @@ func (g *Group) resetApplied(index uint64) {
 	g.appliedMu.Unlock()
 }
 
-// AppliedIndex returns the last log index applied to the StateMachine on this
-// replica.
-func (g *Group) AppliedIndex() uint64 {
+// fsmApplied returns the index of the last entry the StateMachine applied
+// (command, membership change or restored snapshot).
+func (g *Group) fsmApplied() uint64 {
 	g.appliedMu.Lock()
 	defer g.appliedMu.Unlock()
 	return g.applied
 }
 
+// AppliedIndex returns the last log index whose effects the StateMachine on
+// this replica holds: the last entry it applied, or a later index when every
+// entry after that one up to raft's applied index never reaches the
+// StateMachine (the no-op each new leader writes, barriers). So it reaches the
+// commit index even when that is a no-op, and never runs ahead of the
+// StateMachine the way raft's own applied index does (raft counts entries as
+// applied once queued for the StateMachine).
+func (g *Group) AppliedIndex() uint64 {
+	a := g.fsmApplied()
+	if g.r == nil {
+		return a
+	}
+	r := g.r.AppliedIndex()
+	if r > a && g.onlyNonFSM(a+1, r) {
+		g.setApplied(r)
+		return r
+	}
+	return a
+}
+
+// maxNonFSMScan bounds how many log entries AppliedIndex inspects.
+const maxNonFSMScan = 16
+
+// onlyNonFSM reports whether every entry in [lo, hi] is of a type the
+// StateMachine never sees. Entries it cannot read count as relevant.
+func (g *Group) onlyNonFSM(lo, hi uint64) bool {
+	if g.logs == nil || hi-lo >= maxNonFSMScan {
+		return false
+	}
+	var l raft.Log
+	for i := lo; i <= hi; i++ {
+		if err := g.logs.GetLog(i, &l); err != nil {
+			return false
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
+}
+
 // WaitApplied returns once AppliedIndex() >= index, or with the context's
 // error, or ErrClosed when the group closes first.
 func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
+	if g.AppliedIndex() >= index {
+		return nil
+	}
+	// Applies wake us; a poll catches no-op entries, which apply silently.
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		g.appliedMu.Lock()
 		if g.applied >= index {
@@ -112,6 +160,10 @@ func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
 		g.appliedMu.Unlock()
 		select {
 		case <-ch:
+		case <-poll.C:
+			if g.AppliedIndex() >= index {
+				return nil
+			}
 		case <-ctx.Done():
 			return fmt.Errorf("replication: wait for index %d in %s: %w", index, g.id, ctx.Err())
 		}

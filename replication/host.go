@@ -293,6 +293,7 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	if err != nil {
 		return nil, err
 	}
+	g.logs = logs
 	hl := newHCLogger(g.log, "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, h.cfg.SnapshotRetain, hl.Named("snapshot"))
 	if err != nil {
