@@ -177,6 +177,7 @@ func Decode(raw []byte) (*Table, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
+	t.deriveMaxErr()
 	return t, nil
 }
 

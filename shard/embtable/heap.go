@@ -36,6 +36,15 @@ func (h *heap) full() bool { return len(h.items) >= h.k }
 // threshold returns the worst score held; only meaningful when full.
 func (h *heap) threshold() float32 { return h.items[0].Score }
 
+// offer pushes an item unless the heap is full and the score is below its
+// threshold; the cheap test is inlined into the scan loops.
+func (h *heap) offer(id uint32, score float32) {
+	if len(h.items) >= h.k && score < h.items[0].Score {
+		return
+	}
+	h.push(id, score)
+}
+
 func (h *heap) push(id uint32, score float32) {
 	it := topk.Item{ID: id, Score: score}
 	items := h.items

@@ -222,9 +222,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			v := t.f32[pos*cl : (pos+1)*cl]
 			if ip {
-				h.push(id, vecmath.Dot(s.q, v))
+				h.offer(id, vecmath.Dot(s.q, v))
 			} else {
-				h.push(id, -vecmath.L2Sq(s.q, v))
+				h.offer(id, -vecmath.L2Sq(s.q, v))
 			}
 		}
 	case F16:
@@ -236,9 +236,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			v := t.f16[pos*cl : (pos+1)*cl]
 			if ip {
-				h.push(id, dotF16(tab, s.q, v))
+				h.offer(id, dotF16(tab, s.q, v))
 			} else {
-				h.push(id, -l2F16(tab, s.q, v))
+				h.offer(id, -l2F16(tab, s.q, v))
 			}
 		}
 	case SQ8:
@@ -250,9 +250,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			code := t.codes8[pos*cl : (pos+1)*cl]
 			if ip {
-				h.push(id, c0+sq8Dot(a, code))
+				h.offer(id, c0+sq8Dot(a, code))
 			} else {
-				h.push(id, -sq8L2(a, st, code))
+				h.offer(id, -sq8L2(a, st, code))
 			}
 		}
 	case SQ4:
@@ -264,9 +264,9 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			}
 			code := t.codes8[pos*cl : (pos+1)*cl]
 			if ip {
-				h.push(id, c0+sq4Dot(a, code))
+				h.offer(id, c0+sq4Dot(a, code))
 			} else {
-				h.push(id, -sq4L2(a, st, code))
+				h.offer(id, -sq4L2(a, st, code))
 			}
 		}
 	case PQ:
@@ -276,7 +276,7 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			if filter != nil && !filter.Contains(id) {
 				continue
 			}
-			h.push(id, lutScore(lut, t.codes8[pos*cl:(pos+1)*cl]))
+			h.offer(id, lutScore(lut, t.codes8[pos*cl:(pos+1)*cl]))
 		}
 	case Binary:
 		for pos := lo; pos < hi; pos++ {
@@ -284,7 +284,7 @@ func (t *Table) scan(s *scratch, lo, hi, l int, filter *roaring.Bitmap, bound bo
 			if filter != nil && !filter.Contains(id) {
 				continue
 			}
-			h.push(id, -float32(hamming(s.qw, t.words[pos*cl:(pos+1)*cl])))
+			h.offer(id, -float32(hamming(s.qw, t.words[pos*cl:(pos+1)*cl])))
 		}
 	case RaBitQ:
 		t.scanRaBitQ(s, lo, hi, filter, bound)
@@ -325,9 +325,14 @@ func (t *Table) scanRaBitQ(s *scratch, lo, hi int, filter *roaring.Bitmap, bound
 			spread = 2 * prod
 		}
 		if bound {
+			// Skip the square root when even the table's widest bound
+			// cannot lift this row into the candidates.
+			if h.full() && score+spread*errScale*t.maxErr < h.threshold() {
+				continue
+			}
 			e := float32(math.Sqrt(float64(max(0, 1-ipf*ipf)))) / ipf * errScale
 			score += spread * e
 		}
-		h.push(id, score)
+		h.offer(id, score)
 	}
 }

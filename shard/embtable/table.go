@@ -54,6 +54,9 @@ type Table struct {
 	// RaBitQ per-position factors: ‖o−c‖, ⟨ō,o⟩ and, for IP, ⟨o−c,c⟩.
 	aux       []float32
 	auxStride int
+	// maxErr is the largest sqrt(1−⟨ō,o⟩²)/⟨ō,o⟩ over the rows (derived
+	// from aux, not stored).
+	maxErr float32
 
 	rs   rescoreCopy
 	pool sync.Pool
@@ -192,6 +195,7 @@ func Build(data []float32, dim int, cfg Config) (*Table, error) {
 		return nil, err
 	}
 	t.encodeAll(data, workers)
+	t.deriveMaxErr()
 	switch t.rescore {
 	case RescoreF32:
 		t.rs.prec = RescoreF32
@@ -315,4 +319,18 @@ func (t *Table) exact(q []float32, r uint32) float32 {
 		return dotF16(tab, q, v)
 	}
 	return -l2F16(tab, q, v)
+}
+
+// deriveMaxErr computes maxErr from the RaBitQ factors.
+func (t *Table) deriveMaxErr() {
+	t.maxErr = 0
+	for pos := 0; pos+t.auxStride <= len(t.aux) && t.auxStride >= 2; pos += t.auxStride {
+		ipf := t.aux[pos+1]
+		if ipf <= 0 {
+			t.maxErr = float32(math.Inf(1))
+			return
+		}
+		e := float32(math.Sqrt(float64(max(0, 1-ipf*ipf)))) / ipf
+		t.maxErr = max(t.maxErr, e)
+	}
 }
