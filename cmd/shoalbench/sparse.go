@@ -43,7 +43,9 @@ func newSparseCmd() *cobra.Command {
 		Short: "Seismic learned-sparse index vs exact-taat and exact-scan; one JSON line per configuration",
 		Long: `Builds the exact term-at-a-time baseline, the forward-index scan and a Seismic
 index, then sweeps query_cut x heap_factor. Recall is against the exact top-k,
-latency is single-threaded per query (p50/p99), QPS uses --threads goroutines.
+latency is single-threaded per query: p50_us/p99_us are wall clock,
+cpu_p50_us/cpu_p99_us the thread's CPU time (stable on a shared machine), and
+QPS uses --threads goroutines.
 Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSparse(cmd, f) },
 	}
@@ -146,7 +148,8 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	base := map[string]any{"bench": "sparse", "docs": docs.Len(), "queries": nq, "k": f.k, "threads": 1}
 	line := func(index string, params map[string]any, r sparseRun, buildS float64, bytes int64, gt [][]topk.Item) error {
 		m := map[string]any{"index": index, "params": params, "recall": r.recall(gt, f.k),
-			"p50_us": r.pct(50), "p99_us": r.pct(99), "qps": r.qps, "build_s": buildS, "index_bytes": bytes}
+			"p50_us": r.pct(50), "p99_us": r.pct(99),
+			"cpu_p50_us": r.cpuPct(50), "cpu_p99_us": r.cpuPct(99), "qps": r.qps, "build_s": buildS, "index_bytes": bytes}
 		for k, v := range base {
 			m[k] = v
 		}
@@ -176,7 +179,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	if err := line("exact-taat", map[string]any{}, taat, exBuild, ex.Bytes(), gt); err != nil {
 		return err
 	}
-	taatP50 := taat.pct(50)
+	taatP50, taatCPU := taat.pct(50), taat.cpuPct(50)
 	// exact-scan on a prefix of the queries (it is slow).
 	if f.scanNQ > 0 {
 		sq := qv[:min(f.scanNQ, nq)]
@@ -223,7 +226,8 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 					return ix.SearchCounted(q, f.k, p, dst)
 				})
 				params := map[string]any{"query_cut": qc, "heap_factor": hf, "first_list_order": f.firstOrder, "knn": useKNN,
-					"speedup_p50_vs_taat": taatP50 / max(r.pct(50), 1e-9)}
+					"speedup_p50_vs_taat":     taatP50 / max(r.pct(50), 1e-9),
+					"speedup_cpu_p50_vs_taat": taatCPU / max(r.cpuPct(50), 1e-9)}
 				if err := line("seismic", params, r, buildS, st.TotalBytes, gt); err != nil {
 					return err
 				}
@@ -237,7 +241,8 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 type sparseRun struct {
 	nq     int
 	res    [][]topk.Item
-	lat    []float64 // µs, single thread
+	lat    []float64 // µs wall clock, single thread
+	cpu    []float64 // µs of thread CPU time, single thread
 	qps    float64
 	scored int // mean documents scored per query
 }
@@ -246,17 +251,22 @@ type sparseRun struct {
 // again spread over threads goroutines for QPS, repeating the set until at
 // least 300 ms have passed (at most 20 rounds).
 func measure(qv []seismic.Vector, threads int, search func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int)) sparseRun {
-	r := sparseRun{nq: len(qv), res: make([][]topk.Item, len(qv)), lat: make([]float64, len(qv))}
+	r := sparseRun{nq: len(qv), res: make([][]topk.Item, len(qv)), lat: make([]float64, len(qv)), cpu: make([]float64, len(qv))}
 	var dst []topk.Item
 	scored := 0
+	runtime.LockOSThread()
 	for i, q := range qv {
+		c := threadCPUNanos()
 		t := time.Now()
 		var n int
 		dst, n = search(q, dst[:0])
 		r.lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		r.cpu[i] = float64(threadCPUNanos()-c) / 1e3
 		r.res[i] = slices.Clone(dst)
 		scored += n
 	}
+	runtime.UnlockOSThread()
+	slices.Sort(r.cpu)
 	if len(qv) > 0 {
 		r.scored = scored / len(qv)
 	}
@@ -282,11 +292,15 @@ func measure(qv []seismic.Vector, threads int, search func(q seismic.Vector, dst
 	return r
 }
 
-func (r sparseRun) pct(p int) float64 {
-	if len(r.lat) == 0 {
+func (r sparseRun) pct(p int) float64 { return percentile(r.lat, p) }
+
+func (r sparseRun) cpuPct(p int) float64 { return percentile(r.cpu, p) }
+
+func percentile(sorted []float64, p int) float64 {
+	if len(sorted) == 0 {
 		return 0
 	}
-	return r.lat[min(len(r.lat)-1, len(r.lat)*p/100)]
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
 }
 
 func (r sparseRun) recall(gt [][]topk.Item, k int) float64 {

@@ -38,6 +38,10 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	b.prune(docs)
 	b.docTops()
 	b.blockLists()
+	if cfg.Reorder {
+		b.reorder()
+	}
+	b.dcT, b.dcV = nil, nil
 	if cfg.KNN > 0 {
 		ix.buildKNN(cfg.KNN, cfg.KNNParams, workers)
 	}
@@ -86,21 +90,35 @@ func (ix *Index) buildForward(docs Forward, workers int) {
 		}
 	}
 	ix.wide = ix.m > 1<<16
-	if ix.wide {
+	switch {
+	case ix.packed():
+		ix.fP = make([]uint32, nnz)
+		adviseHuge(ix.fP)
+	case ix.wide:
 		ix.fT32 = make([]uint32, nnz)
-	} else {
+		adviseHuge(ix.fT32)
+	default:
 		ix.fT16 = make([]uint16, nnz)
+		adviseHuge(ix.fT16)
 	}
-	if ix.half {
+	switch {
+	case ix.packed():
+	case ix.half:
 		ix.fV16 = make([]uint16, nnz)
-	} else {
+		adviseHuge(ix.fV16)
+	default:
 		ix.fV32 = make([]float32, nnz)
+		adviseHuge(ix.fV32)
 	}
 	parallel(nnz, 1<<16, workers, func(_, lo, hi int) {
 		for j := lo; j < hi; j++ {
 			t := docs.Indices[j]
 			if rank != nil {
 				t = rank(t)
+			}
+			if ix.packed() {
+				ix.fP[j] = t | uint32(vecmath.ToF16(docs.Values[j]))<<16
+				continue
 			}
 			if ix.wide {
 				ix.fT32[j] = t
@@ -164,7 +182,10 @@ func (ix *Index) row(d uint32, ts []uint32, vs []float32) ([]uint32, []float32) 
 
 // value returns forward entry j's value.
 func (ix *Index) value(j uint64) float32 {
-	if ix.half {
+	switch {
+	case ix.packed():
+		return f16Table()[ix.fP[j]>>16]
+	case ix.half:
 		return f16Table()[ix.fV16[j]]
 	}
 	return ix.fV32[j]
@@ -172,7 +193,10 @@ func (ix *Index) value(j uint64) float32 {
 
 // term returns forward entry j's compact term.
 func (ix *Index) term(j uint64) uint32 {
-	if ix.wide {
+	switch {
+	case ix.packed():
+		return ix.fP[j] & 0xffff
+	case ix.wide:
 		return ix.fT32[j]
 	}
 	return uint32(ix.fT16[j])
@@ -468,7 +492,6 @@ func (b *builder) blockLists() {
 			results[t] = b.blockList(scr[w], t)
 		}
 	})
-	b.dcT, b.dcV = nil, nil
 	// Assemble.
 	ix.listBlk = make([]uint32, m+1)
 	nb, ns := 0, 0

@@ -78,6 +78,11 @@ type Config struct {
 	// KNNParams are the search parameters used to build the kNN graph.
 	// Default: DefaultSearchParams() with QueryCut 20.
 	KNNParams SearchParams
+	// Reorder lays documents out in the forward index by the block of their
+	// heaviest component, so that the documents of a block sit next to each
+	// other in memory and scoring a block streams instead of jumping.
+	// Results still use the input row numbers. Default true.
+	Reorder bool
 	// Seed fixes the centroid sampling, so builds are deterministic.
 	// Default 42.
 	Seed uint64
@@ -93,7 +98,7 @@ func DefaultConfig() Config {
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.12, MaxFraction: 1.5,
 		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.15,
-		Values: ValueF32, KNNParams: kp, Seed: 42,
+		Values: ValueF32, KNNParams: kp, Reorder: true, Seed: 42,
 	}
 }
 

@@ -15,16 +15,18 @@ import (
 // header is followed by the arrays below, each starting at a multiple of 8
 // bytes, so that a memory-mapped file is used in place:
 //
-//	0   magic "SHSEISMC"          8  version u32   12 flags u32 (1 wide, 2 half, 4 remapped)
+//	0   magic "SHSEISMC"          8  version u32   12 flags u32 (1 wide, 2 half, 4 remapped, 8 permuted)
 //	16  n u64   24 dim u64   32 m u64   40 nnz u64   48 blocks u64   56 postings u64
 //	64  summary entries u64   72 knn κ u64   80 seed u64   88 alpha f64   96 beta f64
 //	104 n_postings i64   112 doc_cut u32   116 min_cluster_size u32   120 pruning u8
 //	121 value type u8   122 reserved
 //
-//	termMap u32[m] (remapped only), fOff u64[n+1], fT u16|u32[nnz], fV f32|f16[nnz],
+//	termMap u32[m] (remapped only), fOff u64[n+1], then either fP u32[nnz] (narrow ids
+//	with half values: id | f16<<16) or fT u16|u32[nnz] and fV f32|f16[nnz],
 //	listBlk u32[m+1], blkOff u64[blocks+1], post u32[postings], sumOff u64[blocks+1],
 //	sT u16|u32[entries], sCode u8[entries], sMin f32[blocks], sScale f32[blocks],
-//	knn u32[n·κ]
+//	knn u32[n·κ], and when flag 8 is set perm u32[n] (position -> input row) and
+//	inv u32[n] (input row -> position)
 const (
 	magic      = "SHSEISMC"
 	version    = 1
@@ -33,6 +35,7 @@ const (
 	flagWide  = 1
 	flagHalf  = 2
 	flagRemap = 4
+	flagPerm  = 8
 )
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
@@ -57,6 +60,9 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 	}
 	if ix.termMap != nil {
 		flags |= flagRemap
+	}
+	if ix.perm != nil {
+		flags |= flagPerm
 	}
 	le.PutUint32(h[12:], flags)
 	for i, v := range []uint64{uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.fOff) - 1),
@@ -89,15 +95,13 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		parts = append(parts, bytesOf(ix.termMap))
 	}
 	parts = append(parts, bytesOf(ix.fOff))
-	if ix.wide {
-		parts = append(parts, bytesOf(ix.fT32))
-	} else {
-		parts = append(parts, bytesOf(ix.fT16))
-	}
-	if ix.half {
-		parts = append(parts, bytesOf(ix.fV16))
-	} else {
-		parts = append(parts, bytesOf(ix.fV32))
+	switch {
+	case ix.packed():
+		parts = append(parts, bytesOf(ix.fP))
+	case ix.wide:
+		parts = append(parts, bytesOf(ix.fT32), bytesOf(ix.fV16), bytesOf(ix.fV32))
+	default:
+		parts = append(parts, bytesOf(ix.fT16), bytesOf(ix.fV16), bytesOf(ix.fV32))
 	}
 	parts = append(parts, bytesOf(ix.listBlk), bytesOf(ix.blkOff), bytesOf(ix.post), bytesOf(ix.sumOff))
 	if ix.wide {
@@ -105,7 +109,7 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 	} else {
 		parts = append(parts, bytesOf(ix.sT16))
 	}
-	parts = append(parts, ix.sCode, bytesOf(ix.sMin), bytesOf(ix.sScale), bytesOf(ix.knn))
+	parts = append(parts, ix.sCode, bytesOf(ix.sMin), bytesOf(ix.sScale), bytesOf(ix.knn), bytesOf(ix.perm), bytesOf(ix.inv))
 	for _, p := range parts {
 		if err := write(p); err != nil {
 			return n, err
@@ -224,7 +228,7 @@ func parse(b []byte) (*Index, error) {
 	flags := le.Uint32(b[12:])
 	u := func(off int) uint64 { return le.Uint64(b[off:]) }
 	n, dim, m, nnz, nb, np, ns, kk := u(16), u(24), u(32), u(40), u(48), u(56), u(64), u(72)
-	if flags&^7 != 0 || n >= math.MaxUint32 || dim > math.MaxUint32 || m > dim || kk > 1024 ||
+	if flags&^15 != 0 || n >= math.MaxUint32 || dim > math.MaxUint32 || m > dim || kk > 1024 ||
 		nb >= math.MaxUint32 || (flags&flagWide == 0) != (m <= 1<<16) || (flags&flagRemap == 0 && m != dim) {
 		return nil, fmt.Errorf("%w: inconsistent header", ErrFormat)
 	}
@@ -242,14 +246,19 @@ func parse(b []byte) (*Index, error) {
 		ix.termMap = view[uint32](r, m)
 	}
 	ix.fOff = view[uint64](r, n+1)
-	if ix.wide {
+	switch {
+	case ix.packed():
+		ix.fP = view[uint32](r, nnz)
+	case ix.wide:
 		ix.fT32 = view[uint32](r, nnz)
-	} else {
+	default:
 		ix.fT16 = view[uint16](r, nnz)
 	}
-	if ix.half {
+	switch {
+	case ix.packed():
+	case ix.half:
 		ix.fV16 = view[uint16](r, nnz)
-	} else {
+	default:
 		ix.fV32 = view[float32](r, nnz)
 	}
 	ix.listBlk = view[uint32](r, m+1)
@@ -269,6 +278,10 @@ func parse(b []byte) (*Index, error) {
 			return nil, fmt.Errorf("%w: knn size overflows", ErrFormat)
 		}
 		ix.knn = view[uint32](r, n*kk)
+	}
+	if flags&flagPerm != 0 {
+		ix.perm = view[uint32](r, n)
+		ix.inv = view[uint32](r, n)
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -312,6 +325,11 @@ func (ix *Index) check(nnz, ns uint64) error {
 			return bad("forward term id")
 		}
 	}
+	for _, p := range ix.fP {
+		if p&0xffff >= m {
+			return bad("forward term id")
+		}
+	}
 	for _, t := range ix.sT16 {
 		if uint32(t) >= m {
 			return bad("summary term id")
@@ -331,6 +349,11 @@ func (ix *Index) check(nnz, ns uint64) error {
 	for _, d := range ix.knn {
 		if d >= n {
 			return bad("knn doc id")
+		}
+	}
+	for i, d := range ix.perm {
+		if d >= n || ix.inv[d] != uint32(i) {
+			return bad("document permutation")
 		}
 	}
 	return nil

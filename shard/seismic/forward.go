@@ -121,6 +121,21 @@ func dot16f16(ts []uint16, vs []uint16, q *[1 << 16]float32, h *[1 << 16]float32
 	return s
 }
 
+func dotPacked(ps []uint32, q *[1 << 16]float32, h *[1 << 16]float32) float32 {
+	var s0, s1 float32
+	j := 0
+	for ; j+1 < len(ps); j += 2 {
+		a, b := ps[j], ps[j+1]
+		s0 += q[uint16(a)] * h[a>>16]
+		s1 += q[uint16(b)] * h[b>>16]
+	}
+	if j < len(ps) {
+		a := ps[j]
+		s0 += q[uint16(a)] * h[a>>16]
+	}
+	return s0 + s1
+}
+
 func dot32f32(ts []uint32, vs []float32, q []float32) float32 {
 	vs = vs[:len(ts)]
 	var s float32

@@ -27,6 +27,7 @@ type Index struct {
 	fT32 []uint32
 	fV32 []float32
 	fV16 []uint16
+	fP   []uint32 // narrow ids with half values: id | f16<<16, one stream
 
 	// Blocked, pruned inverted index: compact term t owns blocks
 	// listBlk[t]..listBlk[t+1]; block b owns post[blkOff[b]:blkOff[b+1]].
@@ -42,6 +43,12 @@ type Index struct {
 	sCode  []uint8
 	sMin   []float32
 	sScale []float32
+
+	// Document layout: internal position i holds input row perm[i], and
+	// inv[row] is the row's position; both nil when the layout is the input
+	// order. Postings, the kNN graph and the forward index use positions.
+	perm []uint32
+	inv  []uint32
 
 	// kNN graph: document d's neighbours are knn[d·knnK:(d+1)·knnK].
 	knnK int
@@ -88,12 +95,12 @@ type Stats struct {
 
 // Stats returns the sizes of the index's parts.
 func (ix *Index) Stats() Stats {
-	fwd := int64(len(ix.fOff)*8 + len(ix.fT16)*2 + len(ix.fT32)*4 + len(ix.fV32)*4 + len(ix.fV16)*2 + len(ix.termMap)*4)
+	fwd := int64(len(ix.fOff)*8 + len(ix.fT16)*2 + len(ix.fT32)*4 + len(ix.fV32)*4 + len(ix.fV16)*2 + len(ix.fP)*4 + len(ix.termMap)*4)
 	inv := int64(len(ix.listBlk)*4 + len(ix.blkOff)*8 + len(ix.post)*4 + len(ix.sumOff)*8 +
 		len(ix.sT16)*2 + len(ix.sT32)*4 + len(ix.sCode) + len(ix.sMin)*4 + len(ix.sScale)*4)
-	knn := int64(len(ix.knn) * 4)
+	knn := int64(len(ix.knn)*4 + len(ix.perm)*4 + len(ix.inv)*4)
 	return Stats{
-		Docs: ix.n, NNZ: max(len(ix.fT16), len(ix.fT32)), Terms: int(ix.m),
+		Docs: ix.n, NNZ: max(len(ix.fT16), len(ix.fT32), len(ix.fP)), Terms: int(ix.m),
 		Postings: len(ix.post), Blocks: len(ix.blkOff) - 1, SummaryEntries: len(ix.sCode),
 		ForwardBytes: fwd, InvertedBytes: inv, KNNBytes: knn, TotalBytes: fwd + inv + knn,
 	}
@@ -125,24 +132,11 @@ func (ix *Index) rowLen(d uint32) int { return int(ix.fOff[d+1] - ix.fOff[d]) }
 // forEachComponent calls fn with the compact term id and value of every
 // component of document d. It is for build-time code, not the query path.
 func (ix *Index) forEachComponent(d uint32, fn func(t uint32, v float32)) {
-	a, b := ix.fOff[d], ix.fOff[d+1]
-	var h *[1 << 16]float32
-	if ix.half {
-		h = f16Table()
-	}
-	for j := a; j < b; j++ {
-		var t uint32
-		if ix.wide {
-			t = ix.fT32[j]
-		} else {
-			t = uint32(ix.fT16[j])
-		}
-		var v float32
-		if ix.half {
-			v = h[ix.fV16[j]]
-		} else {
-			v = ix.fV32[j]
-		}
-		fn(t, v)
+	for j := ix.fOff[d]; j < ix.fOff[d+1]; j++ {
+		fn(ix.term(j), ix.value(j))
 	}
 }
+
+// packed reports whether the forward index interleaves narrow ids and half
+// values in fP.
+func (ix *Index) packed() bool { return !ix.wide && ix.half }

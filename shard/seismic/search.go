@@ -1,6 +1,7 @@
 package seismic
 
 import (
+	"math"
 	"slices"
 	"unsafe"
 
@@ -23,6 +24,7 @@ type scratch struct {
 	vs      []float32         //
 	h       *[1 << 16]float32 // half-float table, when needed
 	scored  int               // documents scored by the last query
+	sink    uint32            // keeps touch's loads alive
 	blocks  int               // summaries evaluated by the last query
 }
 
@@ -65,8 +67,10 @@ func (ix *Index) Search(q Vector, k int, p SearchParams, filter *roaring.Bitmap,
 	}
 	s := ix.getScratch()
 	ix.loadQuery(s, q)
+	start := len(dst)
 	dst = ix.search(s, k, p, filter, dst)
 	ix.putScratch(s)
+	ix.toRows(dst[start:])
 	return dst
 }
 
@@ -108,6 +112,9 @@ func (ix *Index) search(s *scratch, k int, p SearchParams, filter *roaring.Bitma
 			d := it.Next()
 			if d >= uint32(ix.n) {
 				break
+			}
+			if ix.inv != nil {
+				d = ix.inv[d]
 			}
 			h.Push(d, ix.score(s, d))
 		}
@@ -181,9 +188,52 @@ func heavier(q []float32, a, b uint32) bool {
 
 // scoreBlock scores the unvisited documents of block b.
 func (ix *Index) scoreBlock(s *scratch, b uint32, filter *roaring.Bitmap) {
-	for _, d := range ix.post[ix.blkOff[b]:ix.blkOff[b+1]] {
+	docs := ix.post[ix.blkOff[b]:ix.blkOff[b+1]]
+	for i, d := range docs {
+		if i+1 < len(docs) {
+			ix.touch(s, docs[i+1])
+		}
 		ix.visit(s, d, filter)
 	}
+}
+
+// touch loads one word of every cache line of document d's forward entries
+// without waiting for them, so that the memory system fetches the next
+// document while the current one is scored (Go has no prefetch intrinsic).
+func (ix *Index) touch(s *scratch, d uint32) {
+	a, e := ix.fOff[d], ix.fOff[d+1]
+	var x uint32
+	if ix.packed() {
+		ps := ix.fP[a:e]
+		for j := 0; j < len(ps); j += 16 {
+			x += ps[j]
+		}
+		s.sink += x
+		return
+	}
+	if !ix.wide {
+		ts := ix.fT16[a:e]
+		for j := 0; j < len(ts); j += 32 {
+			x += uint32(ts[j])
+		}
+	} else {
+		ts := ix.fT32[a:e]
+		for j := 0; j < len(ts); j += 16 {
+			x += ts[j]
+		}
+	}
+	if !ix.half {
+		vs := ix.fV32[a:e]
+		for j := 0; j < len(vs); j += 16 {
+			x += math.Float32bits(vs[j])
+		}
+	} else {
+		vs := ix.fV16[a:e]
+		for j := 0; j < len(vs); j += 32 {
+			x += uint32(vs[j])
+		}
+	}
+	s.sink += x
 }
 
 // visit scores document d once per query.
@@ -194,7 +244,7 @@ func (ix *Index) visit(s *scratch, d uint32, filter *roaring.Bitmap) {
 	}
 	s.visited[w] |= bit
 	s.seen = append(s.seen, d)
-	if filter != nil && !filter.Contains(d) {
+	if filter != nil && !filter.Contains(ix.rowOf(d)) {
 		return
 	}
 	s.scored++
@@ -205,6 +255,8 @@ func (ix *Index) visit(s *scratch, d uint32, filter *roaring.Bitmap) {
 func (ix *Index) score(s *scratch, d uint32) float32 {
 	a, e := ix.fOff[d], ix.fOff[d+1]
 	switch {
+	case ix.packed():
+		return dotPacked(ix.fP[a:e], s.q16, s.h)
 	case !ix.wide && !ix.half:
 		return dot16f32(ix.fT16[a:e], ix.fV32[a:e], s.q16)
 	case !ix.wide:
@@ -238,5 +290,18 @@ func (ix *Index) SearchCounted(q Vector, k int, p SearchParams, dst []topk.Item)
 	dst = ix.search(s, k, p, nil, dst)
 	n := s.scored
 	ix.putScratch(s)
+	ix.toRows(dst)
 	return dst, n
+}
+
+// searchCounts is SearchCounted that also reports the number of block
+// summaries evaluated (for tuning tests).
+func (ix *Index) searchCounts(q Vector, k int, p SearchParams, dst []topk.Item) ([]topk.Item, int, int) {
+	s := ix.getScratch()
+	ix.loadQuery(s, q)
+	dst = ix.search(s, k, p, nil, dst[:0])
+	sc, bl := s.scored, s.blocks
+	ix.putScratch(s)
+	ix.toRows(dst)
+	return dst, sc, bl
 }

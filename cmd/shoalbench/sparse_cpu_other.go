@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// threadCPUNanos is unavailable outside Linux; CPU latencies print as 0.
+func threadCPUNanos() int64 { return 0 }
