@@ -97,6 +97,20 @@ type ShardPlacement struct {
 	Shard    int      `json:"shard"`
 	Replicas []string `json:"replicas"`
 	Leader   string   `json:"leader,omitempty"`
+	// Segments is the leader's write buffer (state "buffer") and sealed
+	// segments.
+	Segments []Segment `json:"segments,omitempty"`
+}
+
+// Segment describes a shard's write buffer or one sealed segment.
+type Segment struct {
+	ID      uint64 `json:"id"`
+	Docs    int    `json:"docs"`
+	Deleted int    `json:"deleted"`
+	Bytes   int64  `json:"bytes"`
+	// State is buffer, building (searched exactly until its indexes are
+	// built), ready, or exact (too small to index).
+	State string `json:"state"`
 }
 
 // CollectionList is the body of GET /v1/collections.
@@ -210,6 +224,31 @@ type SearchRequest struct {
 	// AllowPartial returns the hits of the shards that answered when some
 	// did not, instead of failing.
 	AllowPartial bool `json:"allow_partial,omitempty"`
+	// Params tunes the indexes of sealed segments; absent fields keep the
+	// defaults.
+	Params *SearchParams `json:"params,omitempty"`
+}
+
+// SearchParams are the per-query index knobs.
+type SearchParams struct {
+	// QueryCut is how many of the sparse query's largest components Seismic
+	// walks (default 10).
+	QueryCut int `json:"query_cut,omitempty"`
+	// HeapFactor lets Seismic skip a block whose summary score is below
+	// heap_factor × the k-th best score (default 0.8; higher is faster and
+	// less exact).
+	HeapFactor float32 `json:"heap_factor,omitempty"`
+	// NProbe is the IVF lists a dense (or multi-vector candidate) table scans.
+	NProbe int `json:"nprobe,omitempty"`
+	// Oversample multiplies k for the dense candidates re-scored at full
+	// precision.
+	Oversample int `json:"oversample,omitempty"`
+	// Candidates is how many multi-vector candidates are reranked by exact
+	// MaxSim (default 10·k).
+	Candidates int `json:"candidates,omitempty"`
+	// Exact scores every document exactly, ignoring the indexes: the ground
+	// truth, at the cost of speed.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // Hit is one search result.
@@ -264,6 +303,8 @@ type ReplicaStatus struct {
 	LastIndex    uint64 `json:"last_index"`
 	Documents    int    `json:"documents"`
 	Error        string `json:"error,omitempty"`
+	// Segments is the replica's write buffer and sealed segments.
+	Segments []Segment `json:"segments,omitempty"`
 }
 
 // Error codes carried in ErrorBody.Code.

@@ -114,8 +114,12 @@ func (c *Coordinator) clusterStatus(ctx context.Context, nodes []meta.Node, cols
 					sh.Replicas = append(sh.Replicas, api.ReplicaStatus{Node: node, Role: "unknown", Error: "no answer"})
 					continue
 				}
-				sh.Replicas = append(sh.Replicas, api.ReplicaStatus{Node: node, Role: rs.Role, Term: rs.Term,
-					AppliedIndex: rs.AppliedIndex, LastIndex: rs.LastIndex, Documents: int(rs.Documents)})
+				rep := api.ReplicaStatus{Node: node, Role: rs.Role, Term: rs.Term,
+					AppliedIndex: rs.AppliedIndex, LastIndex: rs.LastIndex, Documents: int(rs.Documents)}
+				for _, sg := range rs.Segments {
+					rep.Segments = append(rep.Segments, api.Segment{ID: sg.Id, Docs: int(sg.Docs), Deleted: int(sg.Deleted), Bytes: int64(sg.Bytes), State: sg.State})
+				}
+				sh.Replicas = append(sh.Replicas, rep)
 			}
 			out.Shards = append(out.Shards, sh)
 		}
@@ -226,6 +230,11 @@ func (c *Coordinator) describe(ctx context.Context, col meta.Collection) api.Col
 		p := api.ShardPlacement{Shard: s, Replicas: replicas}
 		if s < len(st.Shards) {
 			p.Leader = leaderOf(st.Shards[s])
+			for _, r := range st.Shards[s].Replicas {
+				if r.Node == p.Leader {
+					p.Segments = r.Segments
+				}
+			}
 		}
 		out.Placement = append(out.Placement, p)
 	}
@@ -274,4 +283,48 @@ func metaErr(err error) error {
 		return notFound("%v", err)
 	}
 	return unavailable("etcd: %v", err)
+}
+
+// handleControl asks every shard's leader to seal its write buffer or to
+// compact its segments, and answers with the collection's description.
+func (c *Coordinator) handleControl(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		col, err := c.collection(r.Context(), r.PathValue("name"))
+		if err != nil {
+			c.fail(w, op, metaErr(err))
+			return
+		}
+		errs := make([]error, len(col.Placement))
+		var wg sync.WaitGroup
+		for s := range col.Placement {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &wire.WriteRequest{Version: wire.Version, Control: op}
+				var resp wire.WriteResponse
+				errs[s] = c.withRetry(r.Context(), op, c.cfg.WriteTimeout, c.cfg.WriteTimeout, func(actx context.Context) error {
+					resp.Reset()
+					if err := c.call(actx, wire.WriteSubject(col.Spec.Name, s), nil, req, &resp); err != nil {
+						return err
+					}
+					if resp.Error != nil {
+						return fromWire(resp.Error)
+					}
+					if resp.Index > 0 {
+						c.observe(col, s, resp.Index)
+					}
+					return nil
+				})
+			}()
+		}
+		wg.Wait()
+		for s, err := range errs {
+			if err != nil {
+				c.fail(w, op, wrapShard(s, err))
+				return
+			}
+		}
+		c.ok(w, op, http.StatusOK, c.describe(r.Context(), col), start)
+	}
 }

@@ -260,6 +260,22 @@ func queryToWire(q *api.SearchRequest, s *api.CollectionSpec) (*wire.SearchReque
 			return nil, nil, badRequest("weights."+name, "want a finite weight >= 0")
 		}
 	}
+	if pr := q.Params; pr != nil {
+		switch {
+		case pr.QueryCut < 0 || pr.QueryCut > 1<<16:
+			return nil, nil, badRequest("params.query_cut", "got %d, want 0..65536", pr.QueryCut)
+		case !validate.Finite32(pr.HeapFactor) || pr.HeapFactor < 0 || pr.HeapFactor > 100:
+			return nil, nil, badRequest("params.heap_factor", "want a number in [0, 100]")
+		case pr.NProbe < 0 || pr.NProbe > 1<<16:
+			return nil, nil, badRequest("params.nprobe", "got %d, want 0..65536", pr.NProbe)
+		case pr.Oversample < 0 || pr.Oversample > 1000:
+			return nil, nil, badRequest("params.oversample", "got %d, want 0..1000", pr.Oversample)
+		case pr.Candidates < 0 || pr.Candidates > 100000:
+			return nil, nil, badRequest("params.candidates", "got %d, want 0..100000", pr.Candidates)
+		}
+		w.QueryCut, w.HeapFactor, w.Nprobe = uint32(pr.QueryCut), pr.HeapFactor, uint32(pr.NProbe)
+		w.Oversample, w.Candidates, w.Exact = uint32(pr.Oversample), uint32(pr.Candidates), pr.Exact
+	}
 	names := make([]string, 0, len(q.Filter))
 	for name := range q.Filter {
 		names = append(names, name)

@@ -163,6 +163,8 @@ func (c *Coordinator) routes() {
 	m.HandleFunc("GET /v1/collections/{name}/documents/{id}", c.handleGet)
 	m.HandleFunc("DELETE /v1/collections/{name}/documents/{id}", c.handleDelete)
 	m.HandleFunc("POST /v1/collections/{name}/search", c.handleSearch)
+	m.HandleFunc("POST /v1/collections/{name}/seal", c.handleControl("seal"))
+	m.HandleFunc("POST /v1/collections/{name}/compact", c.handleControl("compact"))
 	if c.cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -53,7 +53,9 @@ func (c *Coordinator) handleSearch(w http.ResponseWriter, r *http.Request) {
 			subject, _, minIdx := c.readTarget(col, s, req.Consistency, tok, false)
 			sreq := &wire.SearchRequest{Version: wire.Version, K: wreq.K, Sparse: wreq.Sparse, Dense: wreq.Dense,
 				Multi: wreq.Multi, Filter: wreq.Filter, MinAppliedIndex: minIdx,
-				Strong: req.Consistency != nil && req.Consistency.Level == api.ConsistencyStrong}
+				Strong:   req.Consistency != nil && req.Consistency.Level == api.ConsistencyStrong,
+				QueryCut: wreq.QueryCut, HeapFactor: wreq.HeapFactor, Nprobe: wreq.Nprobe,
+				Oversample: wreq.Oversample, Candidates: wreq.Candidates, Exact: wreq.Exact}
 			resp := &wire.SearchResponse{}
 			errs[s] = c.withRetry(r.Context(), "search", c.cfg.ReadTimeout, c.cfg.ShardTimeout, func(actx context.Context) error {
 				resp.Reset()

@@ -13,16 +13,24 @@ type Batch struct {
 	Ops []Op
 }
 
-// Op is one upsert (Doc set) or delete (DeleteID set).
+// Op is one operation: an upsert (Doc set), a delete (DeleteID set), a seal
+// of the write buffer into a segment (Seal), or a compaction that merges the
+// segments named in Compact into one.
 type Op struct {
 	Doc      *Document
 	DeleteID string
+	Seal     bool
+	Compact  []uint64
 }
 
 // Command encoding, version 1:
 //
 //	magic "SHC" | version byte (1) | uvarint op count | ops...
-//	op: kind byte (1 upsert, 2 delete) | document (upsert) or string id (delete)
+//	op: kind byte | payload
+//	  1 upsert: document
+//	  2 delete: string id
+//	  3 seal: nothing
+//	  4 compact: uvarint n | n × uvarint segment id
 //	document: string id | sparse | dense | multi | attrs
 //	string: uvarint length | bytes
 //	sparse: uvarint nnz | nnz × uint32 LE | nnz × float32 LE
@@ -33,6 +41,8 @@ const (
 	commandVersion = 1
 	opUpsert       = 1
 	opDelete       = 2
+	opSeal         = 3
+	opCompact      = 4
 )
 
 var commandMagic = [3]byte{'S', 'H', 'C'}
@@ -54,6 +64,14 @@ func EncodeBatch(b Batch) ([]byte, error) {
 		case op.Doc != nil:
 			dst = append(dst, opUpsert)
 			dst = appendDocument(dst, op.Doc)
+		case op.Seal:
+			dst = append(dst, opSeal)
+		case op.Compact != nil:
+			dst = append(dst, opCompact)
+			dst = binary.AppendUvarint(dst, uint64(len(op.Compact)))
+			for _, id := range op.Compact {
+				dst = binary.AppendUvarint(dst, id)
+			}
 		default:
 			dst = append(dst, opDelete)
 			dst = appendString(dst, op.DeleteID)
@@ -83,6 +101,19 @@ func DecodeBatch(p []byte) (Batch, error) {
 			b.Ops = append(b.Ops, Op{Doc: d})
 		case opDelete:
 			b.Ops = append(b.Ops, Op{DeleteID: r.string()})
+		case opSeal:
+			b.Ops = append(b.Ops, Op{Seal: true})
+		case opCompact:
+			m := r.uvarint()
+			if r.err == nil && (m == 0 || m > uint64(len(r.buf))) {
+				r.fail("bad compact segment count")
+				break
+			}
+			ids := make([]uint64, m)
+			for j := range ids {
+				ids[j] = r.uvarint()
+			}
+			b.Ops = append(b.Ops, Op{Compact: ids})
 		default:
 			r.fail("unknown op kind")
 		}

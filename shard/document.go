@@ -62,9 +62,11 @@ type Schema struct {
 	SparseMaxTerm uint32
 	DenseDim      int
 	DenseMetric   Metric
-	MultiDim      int
-	MultiMetric   Metric
-	Attributes    map[string]AttrKind
+	// DenseCodec names the embtable codec of sealed segments ("" = f32).
+	DenseCodec  string
+	MultiDim    int
+	MultiMetric Metric
+	Attributes  map[string]AttrKind
 }
 
 // SparseVec is a sparse vector with strictly ascending indices.

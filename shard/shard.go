@@ -1,12 +1,10 @@
 package shard
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"sort"
 	"sync"
 
@@ -16,38 +14,78 @@ import (
 	"github.com/shoal-search/shoal/internal/vecmath"
 )
 
-// Shard is one replica's engine. Apply, Snapshot and Restore follow the
-// replication contract (never concurrent with each other); Search, Get and
-// the accessors are safe to call from any goroutine at any time.
+// Shard is one replica's engine: a write buffer searched exactly, and sealed
+// segments searched through their indexes (Seismic for sparse, a compressed
+// embedding table for dense, a MUVERA-indexed multi-vector store). Apply,
+// Snapshot and Restore follow the replication contract (never concurrent
+// with each other); Search, Get and the accessors are safe to call from any
+// goroutine at any time.
+//
+// Lock order: Shard.mu only. Segment indexes are set once, atomically, by
+// their build goroutine.
 type Shard struct {
 	schema Schema
+	cfg    Config
+	log    *slog.Logger
 
 	// mu guards everything below. Apply and Restore take it for writing;
-	// readers hold it for reading while they score (version 0: exact scans).
-	mu      sync.RWMutex
-	docs    []*Document // by slot; nil when deleted
-	norms   []norms
-	slots   map[string]uint32
-	live    *roaring.Bitmap
-	applied uint64
+	// Search holds it for reading while it scans the buffer and takes a
+	// consistent view of the segments, then searches them without it.
+	mu       sync.RWMutex
+	buf      []*Document // buffer slots; nil when deleted or sealed
+	bufNorms []norms
+	bufLive  *roaring.Bitmap
+	loc      map[string]location
+	segs     []*segment
+	applied  uint64
+	closed   bool
+
+	builds chan struct{} // build semaphore
+	wg     sync.WaitGroup
 }
 
-// New returns an empty shard for schema.
-func New(schema Schema) (*Shard, error) {
+// location is where a live document is: a buffer slot (seg nil) or a
+// segment row.
+type location struct {
+	seg *segment
+	row uint32
+}
+
+// New returns an empty shard for schema with the default Config.
+func New(schema Schema) (*Shard, error) { return Open(schema, DefaultConfig()) }
+
+// Open returns an empty shard for schema and cfg.
+func Open(schema Schema, cfg Config) (*Shard, error) {
 	if schema.SparseMaxTerm == 0 && schema.DenseDim == 0 && schema.MultiDim == 0 {
 		return nil, errors.New("shard: schema has no vector field")
 	}
-	s := &Shard{schema: schema}
-	s.reset()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Shard{schema: schema, cfg: cfg, log: cfg.Logger, builds: make(chan struct{}, cfg.BuildConcurrency)}
+	s.resetLocked()
 	return s, nil
 }
 
-func (s *Shard) reset() {
-	s.docs = nil
-	s.norms = nil
-	s.slots = make(map[string]uint32)
-	s.live = roaring.New()
+func (s *Shard) resetLocked() {
+	s.buf, s.bufNorms = nil, nil
+	s.bufLive = roaring.New()
+	s.loc = make(map[string]location)
+	s.segs = nil
 	s.applied = 0
+}
+
+// Close waits for segment builds in flight. The shard must not be used
+// afterwards.
+func (s *Shard) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
 }
 
 // Schema returns the shard's schema.
@@ -57,7 +95,7 @@ func (s *Shard) Schema() Schema { return s.schema }
 func (s *Shard) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.slots)
+	return len(s.loc)
 }
 
 // AppliedIndex returns the log index of the last applied command.
@@ -75,8 +113,8 @@ type ApplyResult struct {
 
 // EncodeApplyResult encodes r as the response bytes of a command.
 func EncodeApplyResult(r ApplyResult) []byte {
-	b := binary.AppendUvarint(nil, uint64(r.Upserted))
-	return binary.AppendUvarint(b, uint64(r.Deleted))
+	b := appendUvarint(nil, uint64(r.Upserted))
+	return appendUvarint(b, uint64(r.Deleted))
 }
 
 // DecodeApplyResult decodes the response bytes of a command.
@@ -104,12 +142,19 @@ func (s *Shard) Apply(index uint64, cmd []byte) ([]byte, error) {
 	}
 	var res ApplyResult
 	for _, op := range b.Ops {
-		if op.Doc != nil {
-			s.remove(op.Doc.ID)
-			s.insert(op.Doc)
+		switch {
+		case op.Doc != nil:
+			s.removeLocked(op.Doc.ID)
+			s.insertLocked(op.Doc)
 			res.Upserted++
-		} else if s.remove(op.DeleteID) {
-			res.Deleted++
+		case op.Seal:
+			s.sealLocked(index)
+		case op.Compact != nil:
+			s.compactLocked(index, op.Compact)
+		default:
+			if s.removeLocked(op.DeleteID) {
+				res.Deleted++
+			}
 		}
 	}
 	return EncodeApplyResult(res), nil
@@ -117,51 +162,227 @@ func (s *Shard) Apply(index uint64, cmd []byte) ([]byte, error) {
 
 func (s *Shard) validate(b Batch) error {
 	for i, op := range b.Ops {
-		if op.Doc == nil {
+		switch {
+		case op.Seal || op.Compact != nil:
+		case op.Doc == nil:
 			if op.DeleteID == "" {
 				return fieldErr(fmt.Sprintf("ops[%d].id", i), "must not be empty")
 			}
-			continue
-		}
-		if err := s.schema.Validate(op.Doc); err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
-				return fieldErr(fmt.Sprintf("documents[%d].%s", i, fe.Field), "%s", fe.Msg)
+		default:
+			if err := s.schema.Validate(op.Doc); err != nil {
+				var fe *FieldError
+				if errors.As(err, &fe) {
+					return fieldErr(fmt.Sprintf("documents[%d].%s", i, fe.Field), "%s", fe.Msg)
+				}
+				return err
 			}
-			return err
 		}
 	}
 	return nil
 }
 
-func (s *Shard) insert(d *Document) {
-	slot := uint32(len(s.docs))
-	s.docs = append(s.docs, d)
-	s.norms = append(s.norms, computeNorms(d))
-	s.slots[d.ID] = slot
-	s.live.Add(slot)
+func (s *Shard) insertLocked(d *Document) {
+	slot := uint32(len(s.buf))
+	s.buf = append(s.buf, d)
+	s.bufNorms = append(s.bufNorms, computeNorms(d))
+	s.loc[d.ID] = location{row: slot}
+	s.bufLive.Add(slot)
 }
 
-func (s *Shard) remove(id string) bool {
-	slot, ok := s.slots[id]
+func (s *Shard) removeLocked(id string) bool {
+	l, ok := s.loc[id]
 	if !ok {
 		return false
 	}
-	delete(s.slots, id)
-	s.docs[slot] = nil
-	s.live.Remove(slot)
+	delete(s.loc, id)
+	if l.seg == nil {
+		s.buf[l.row] = nil
+		s.bufLive.Remove(l.row)
+	} else {
+		l.seg.dead.Add(l.row)
+	}
 	return true
+}
+
+// sealLocked turns the live buffer into a segment whose id is the seal's log
+// index. The segment is searchable at once (exactly) and builds its indexes
+// in the background.
+func (s *Shard) sealLocked(index uint64) {
+	if s.bufLive.IsEmpty() {
+		return
+	}
+	docs := make([]*Document, 0, s.bufLive.GetCardinality())
+	it := s.bufLive.Iterator()
+	for it.HasNext() {
+		docs = append(docs, s.buf[it.Next()])
+	}
+	s.addSegmentLocked(newSegment(index, docs, &s.schema))
+	s.buf, s.bufNorms = nil, nil
+	s.bufLive = roaring.New()
+}
+
+// compactLocked merges the live rows of the named segments into one new
+// segment. If any of them no longer exists the command does nothing, on
+// every replica alike.
+func (s *Shard) compactLocked(index uint64, ids []uint64) {
+	want := map[uint64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var merged []*Document
+	var keep []*segment
+	found := 0
+	for _, sg := range s.segs {
+		if want[sg.id] {
+			found++
+		}
+	}
+	if found != len(want) {
+		return
+	}
+	for _, sg := range s.segs {
+		if !want[sg.id] {
+			keep = append(keep, sg)
+			continue
+		}
+		for row, d := range sg.docs {
+			if !sg.dead.Contains(uint32(row)) {
+				merged = append(merged, d)
+			}
+		}
+	}
+	s.segs = keep
+	if len(merged) == 0 {
+		return
+	}
+	s.addSegmentLocked(newSegment(index, merged, &s.schema))
+}
+
+func (s *Shard) addSegmentLocked(sg *segment) {
+	for row, d := range sg.docs {
+		s.loc[d.ID] = location{seg: sg, row: uint32(row)}
+	}
+	s.segs = append(s.segs, sg)
+	s.startBuildLocked(sg)
+}
+
+// startBuildLocked builds sg's indexes in the background when it is large
+// enough; until then it is searched exactly.
+func (s *Shard) startBuildLocked(sg *segment) {
+	if len(sg.docs) < s.cfg.MinIndexDocs || s.closed {
+		return
+	}
+	sg.indexed = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.builds <- struct{}{}
+		defer func() { <-s.builds }()
+		s.buildSegment(sg)
+	}()
 }
 
 // Get returns the live document with id. The document must not be modified.
 func (s *Shard) Get(id string) (*Document, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	slot, ok := s.slots[id]
+	l, ok := s.loc[id]
 	if !ok {
 		return nil, false
 	}
-	return s.docs[slot], true
+	if l.seg == nil {
+		return s.buf[l.row], true
+	}
+	return l.seg.docs[l.row], true
+}
+
+// SealDue reports whether the write buffer has reached SealDocs.
+func (s *Shard) SealDue() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return int(s.bufLive.GetCardinality()) >= s.cfg.SealDocs
+}
+
+// CompactionDue returns the ids of segments worth compacting, or nil: every
+// built segment whose deleted fraction reached CompactDeleted, and, when
+// there are more than MaxSegments, the smallest built ones.
+func (s *Shard) CompactionDue() []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ids []uint64
+	var built []*segment
+	for _, sg := range s.segs {
+		if sg.building() {
+			continue
+		}
+		built = append(built, sg)
+		if float64(sg.dead.GetCardinality()) >= s.cfg.CompactDeleted*float64(len(sg.docs)) {
+			ids = append(ids, sg.id)
+		}
+	}
+	if len(s.segs) > s.cfg.MaxSegments && len(built) >= 2 {
+		sort.Slice(built, func(i, j int) bool { return sg0(built[i]) < sg0(built[j]) })
+		for _, sg := range built[:2] {
+			if !containsID(ids, sg.id) {
+				ids = append(ids, sg.id)
+			}
+		}
+	}
+	return ids
+}
+
+func sg0(sg *segment) int { return len(sg.docs) - int(sg.dead.GetCardinality()) }
+
+func containsID(ids []uint64, id uint64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SegmentInfo describes one segment, or the write buffer (ID 0, State
+// "buffer").
+type SegmentInfo struct {
+	ID      uint64
+	Docs    int
+	Deleted int
+	Bytes   int64
+	State   string // "buffer", "building", "ready" or "exact" (too small to index)
+}
+
+// Segments describes the write buffer and every segment.
+func (s *Shard) Segments() []SegmentInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := []SegmentInfo{{State: "buffer", Docs: int(s.bufLive.GetCardinality())}}
+	for _, sg := range s.segs {
+		info := SegmentInfo{ID: sg.id, Docs: len(sg.docs), Deleted: int(sg.dead.GetCardinality()), Bytes: sg.docBytes}
+		switch {
+		case len(sg.docs) < s.cfg.MinIndexDocs:
+			info.State = "exact"
+		case sg.building():
+			info.State = "building"
+		default:
+			info.State = "ready"
+			info.Bytes += sg.idx.Load().bytes
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// WaitBuilt blocks until no segment build is in flight or ctx ends.
+func (s *Shard) WaitBuilt(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Cond is one filter condition on an attribute: it matches when the value
@@ -177,36 +398,43 @@ type Cond struct {
 type Filter []Cond
 
 func (f Filter) match(d *Document) bool {
-	for _, c := range f {
-		a, ok := d.Attrs[c.Field]
-		if !ok {
+	for i := range f {
+		if !f[i].match(d) {
 			return false
 		}
-		if len(c.Any) > 0 {
-			hit := false
-			for _, v := range c.Any {
-				if attrEqual(a, v) {
-					hit = true
-					break
-				}
-			}
-			if !hit {
-				return false
+	}
+	return true
+}
+
+func (c *Cond) match(d *Document) bool {
+	a, ok := d.Attrs[c.Field]
+	if !ok {
+		return false
+	}
+	if len(c.Any) > 0 {
+		hit := false
+		for _, v := range c.Any {
+			if attrEqual(a, v) {
+				hit = true
+				break
 			}
 		}
-		if c.Gte != nil || c.Lte != nil {
-			var x float64
-			switch a.Kind {
-			case AttrInt:
-				x = float64(a.Int)
-			case AttrFloat:
-				x = a.Float
-			default:
-				return false
-			}
-			if (c.Gte != nil && x < *c.Gte) || (c.Lte != nil && x > *c.Lte) {
-				return false
-			}
+		if !hit {
+			return false
+		}
+	}
+	if c.Gte != nil || c.Lte != nil {
+		var x float64
+		switch a.Kind {
+		case AttrInt:
+			x = float64(a.Int)
+		case AttrFloat:
+			x = a.Float
+		default:
+			return false
+		}
+		if (c.Gte != nil && x < *c.Gte) || (c.Lte != nil && x > *c.Lte) {
+			return false
 		}
 	}
 	return true
@@ -242,6 +470,9 @@ type Query struct {
 	Dense  []float32
 	Multi  []float32
 	Filter Filter
+	Params QueryParams
+	// Exact scores every document exactly, ignoring segment indexes.
+	Exact bool
 }
 
 // Hit is a scored document.
@@ -293,38 +524,69 @@ func (s *Shard) ValidateQuery(q *Query) error {
 	return nil
 }
 
-// Search scores every live document exactly and returns the best K per
-// modality. It checks ctx every few thousand documents.
+// prepared is a validated query with what scoring needs precomputed.
+type prepared struct {
+	Query
+	denseNorm float32
+	multi     []float32 // normalized when the metric is cosine
+}
+
+// Search returns the best K documents per modality: the buffer and segments
+// still building are scored exactly, built segments through their indexes.
 func (s *Shard) Search(ctx context.Context, q Query) (Result, error) {
 	if err := s.ValidateQuery(&q); err != nil {
 		return Result{}, err
 	}
-	var qDenseNorm float32
+	p := prepared{Query: q}
 	if q.Dense != nil && s.schema.DenseMetric == MetricCosine {
-		qDenseNorm = vecmath.Norm(q.Dense)
+		p.denseNorm = vecmath.Norm(q.Dense)
 	}
-	var qMulti []float32
 	if q.Multi != nil {
-		qMulti = q.Multi
+		p.multi = q.Multi
 		if s.schema.MultiMetric == MetricCosine {
-			qMulti = normalizedRows(q.Multi, s.schema.MultiDim)
+			p.multi = normalizedRows(q.Multi, s.schema.MultiDim)
 		}
 	}
+	var parts []Result
+	s.mu.RLock()
+	bufRes, err := s.scanLocked(ctx, &p, s.buf, s.bufNorms, s.bufLive)
+	if err != nil {
+		s.mu.RUnlock()
+		return Result{}, err
+	}
+	parts = append(parts, bufRes)
+	views := make([]segView, len(s.segs))
+	for i, sg := range s.segs {
+		views[i] = sg.view(&p)
+	}
+	s.mu.RUnlock()
+	for i := range views {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		r, err := s.searchView(ctx, &p, &views[i])
+		if err != nil {
+			return Result{}, err
+		}
+		parts = append(parts, r)
+	}
+	return mergeResults(parts, q.K), nil
+}
+
+// scanLocked scores the live documents of docs (the rows in live) exactly.
+func (s *Shard) scanLocked(ctx context.Context, p *prepared, docs []*Document, ns []norms, live *roaring.Bitmap) (Result, error) {
 	var hs, hd, hm *topk.Heap
-	if q.Sparse != nil {
-		hs = topk.New(q.K)
+	if p.Sparse != nil {
+		hs = topk.New(p.K)
 	}
-	if q.Dense != nil {
-		hd = topk.New(q.K)
+	if p.Dense != nil {
+		hd = topk.New(p.K)
 	}
-	if q.Multi != nil {
-		hm = topk.New(q.K)
+	if p.Multi != nil {
+		hm = topk.New(p.K)
 	}
 	var scratch []float32
-
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	it := s.live.Iterator()
+	it := live.Iterator()
 	n := 0
 	for it.HasNext() {
 		slot := it.Next()
@@ -334,42 +596,71 @@ func (s *Shard) Search(ctx context.Context, q Query) (Result, error) {
 				return Result{}, err
 			}
 		}
-		d := s.docs[slot]
-		if len(q.Filter) > 0 && !q.Filter.match(d) {
+		d := docs[slot]
+		if len(p.Filter) > 0 && !p.Filter.match(d) {
 			continue
 		}
 		if hs != nil && len(d.Sparse.Indices) > 0 {
-			hs.Push(slot, SparseDot(q.Sparse.Indices, q.Sparse.Values, d.Sparse.Indices, d.Sparse.Values))
+			hs.Push(slot, SparseDot(p.Sparse.Indices, p.Sparse.Values, d.Sparse.Indices, d.Sparse.Values))
 		}
 		if hd != nil && d.Dense != nil {
-			hd.Push(slot, denseScore(s.schema.DenseMetric, q.Dense, qDenseNorm, d.Dense, s.norms[slot].dense))
+			hd.Push(slot, denseScore(s.schema.DenseMetric, p.Dense, p.denseNorm, d.Dense, ns[slot].dense))
 		}
 		if hm != nil && d.Multi != nil {
 			var sc float32
-			sc, scratch = maxSim(qMulti, d.Multi, s.schema.MultiDim, s.schema.MultiMetric == MetricCosine, scratch)
+			sc, scratch = maxSim(p.multi, d.Multi, s.schema.MultiDim, s.schema.MultiMetric == MetricCosine, scratch)
 			hm.Push(slot, sc)
 		}
 	}
 	var res Result
 	if hs != nil {
-		res.Sparse = s.hits(hs)
+		res.Sparse = toHits(hs.Sorted(nil), docs)
 	}
 	if hd != nil {
-		res.Dense = s.hits(hd)
+		res.Dense = toHits(hd.Sorted(nil), docs)
 	}
 	if hm != nil {
-		res.Multi = s.hits(hm)
+		res.Multi = toHits(hm.Sorted(nil), docs)
 	}
 	return res, nil
 }
 
-func (s *Shard) hits(h *topk.Heap) []Hit {
-	items := h.Sorted(nil)
+func toHits(items []topk.Item, docs []*Document) []Hit {
 	out := make([]Hit, len(items))
 	for i, it := range items {
-		out[i] = Hit{ID: s.docs[it.ID].ID, Score: it.Score}
+		out[i] = Hit{ID: docs[it.ID].ID, Score: it.Score}
 	}
-	SortHits(out)
+	return out
+}
+
+// mergeResults merges per-part hit lists, keeping the best k per modality.
+func mergeResults(parts []Result, k int) Result {
+	var out Result
+	merge := func(get func(*Result) []Hit) []Hit {
+		var all []Hit
+		present := false
+		for i := range parts {
+			h := get(&parts[i])
+			if h != nil {
+				present = true
+			}
+			all = append(all, h...)
+		}
+		if !present {
+			return nil
+		}
+		SortHits(all)
+		if len(all) > k {
+			all = all[:k]
+		}
+		if all == nil {
+			all = []Hit{}
+		}
+		return all
+	}
+	out.Sparse = merge(func(r *Result) []Hit { return r.Sparse })
+	out.Dense = merge(func(r *Result) []Hit { return r.Dense })
+	out.Multi = merge(func(r *Result) []Hit { return r.Multi })
 	return out
 }
 
@@ -453,110 +744,22 @@ func normalizeRows(flat []float32, dim int) {
 	}
 }
 
-// Snapshot format, version 1:
-//
-//	magic "SHS" | version byte (1) | uint64 LE applied index | uvarint count |
-//	count × document (as in commands)
-const snapshotVersion = 1
-
-var snapshotMagic = [3]byte{'S', 'H', 'S'}
-
-// Snapshot is a point-in-time view of a shard that can be written while the
-// shard goes on applying commands.
-type Snapshot struct {
-	applied uint64
-	docs    []*Document
-}
-
-// Snapshot captures the current documents. It copies only pointers: stored
-// documents are immutable.
-func (s *Shard) Snapshot() *Snapshot {
+// AllBuilt returns the ids of the segments that are not building, when
+// there are at least two of them or one with deletions: what a forced
+// compaction merges.
+func (s *Shard) AllBuilt() []uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	docs := make([]*Document, 0, len(s.slots))
-	for _, d := range s.docs {
-		if d != nil {
-			docs = append(docs, d)
+	var ids []uint64
+	deleted := false
+	for _, sg := range s.segs {
+		if !sg.building() {
+			ids = append(ids, sg.id)
+			deleted = deleted || !sg.dead.IsEmpty()
 		}
 	}
-	return &Snapshot{applied: s.applied, docs: docs}
-}
-
-// WriteTo writes the snapshot in the versioned snapshot format.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	hdr := append([]byte(nil), snapshotMagic[:]...)
-	hdr = append(hdr, snapshotVersion)
-	hdr = binary.LittleEndian.AppendUint64(hdr, sn.applied)
-	hdr = binary.AppendUvarint(hdr, uint64(len(sn.docs)))
-	written, err := bw.Write(hdr)
-	total := int64(written)
-	if err != nil {
-		return total, err
+	if len(ids) < 2 && !deleted {
+		return nil
 	}
-	var buf []byte
-	for _, d := range sn.docs {
-		buf = appendDocument(buf[:0], d)
-		lenBuf := binary.AppendUvarint(nil, uint64(len(buf)))
-		n1, err := bw.Write(lenBuf)
-		total += int64(n1)
-		if err != nil {
-			return total, err
-		}
-		n2, err := bw.Write(buf)
-		total += int64(n2)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, bw.Flush()
-}
-
-// Restore replaces the shard's state with a snapshot read from r. On error
-// the shard keeps its previous state.
-func (s *Shard) Restore(r io.Reader) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	hdr := make([]byte, 12)
-	if _, err := io.ReadFull(br, hdr); err != nil {
-		return fmt.Errorf("%w: snapshot header: %v", ErrCorrupt, err)
-	}
-	if [3]byte(hdr[:3]) != snapshotMagic {
-		return fmt.Errorf("%w: bad snapshot magic", ErrCorrupt)
-	}
-	if hdr[3] != snapshotVersion {
-		return fmt.Errorf("%w: unsupported snapshot version %d", ErrCorrupt, hdr[3])
-	}
-	applied := binary.LittleEndian.Uint64(hdr[4:])
-	count, err := binary.ReadUvarint(br)
-	if err != nil {
-		return fmt.Errorf("%w: snapshot count: %v", ErrCorrupt, err)
-	}
-	fresh := &Shard{schema: s.schema}
-	fresh.reset()
-	var buf []byte
-	for i := uint64(0); i < count; i++ {
-		n, err := binary.ReadUvarint(br)
-		if err != nil || n > 1<<30 {
-			return fmt.Errorf("%w: snapshot document %d: bad length", ErrCorrupt, i)
-		}
-		if uint64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return fmt.Errorf("%w: snapshot document %d: %v", ErrCorrupt, i, err)
-		}
-		rd := reader{buf: buf}
-		d := rd.document()
-		if rd.err != nil {
-			return fmt.Errorf("snapshot document %d: %w", i, rd.err)
-		}
-		fresh.remove(d.ID)
-		fresh.insert(d)
-	}
-	s.mu.Lock()
-	s.docs, s.norms, s.slots, s.live = fresh.docs, fresh.norms, fresh.slots, fresh.live
-	s.applied = applied
-	s.mu.Unlock()
-	return nil
+	return ids
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/shoal-search/shoal/internal/devcluster"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
+	"github.com/shoal-search/shoal/shard"
 )
 
 func main() {
@@ -60,6 +61,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func devCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg devcluster.Config
+	var sealDocs int
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: embedded etcd and NATS, N nodes, a coordinator",
@@ -71,6 +73,7 @@ same --data brings back every acknowledged document.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
 			cfg.Logger = log
+			cfg.Shard = shardConfig(sealDocs)
 			ctx, stop := signalContext()
 			defer stop()
 			c, err := devcluster.Start(ctx, cfg)
@@ -87,7 +90,17 @@ same --data brings back every acknowledged document.`,
 	cmd.Flags().StringVar(&cfg.Dir, "data", "./shoal-data", "directory for all state")
 	cmd.Flags().StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of storage nodes")
+	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment")
 	return cmd
+}
+
+// shardConfig returns the engine configuration for a seal size.
+func shardConfig(sealDocs int) *shard.Config {
+	c := shard.DefaultConfig()
+	if sealDocs > 0 {
+		c.SealDocs = sealDocs
+	}
+	return &c
 }
 
 type externalFlags struct {
@@ -143,6 +156,7 @@ func newRegistry() *prometheus.Registry {
 func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	var ext externalFlags
 	var id, data, raftAddr, metricsAddr string
+	var sealDocs int
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run one storage node against external etcd and NATS",
@@ -157,7 +171,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 			reg := newRegistry()
 			ctx, stop := signalContext()
 			defer stop()
-			n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg})
+			n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs)})
 			if err != nil {
 				return err
 			}
@@ -176,6 +190,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&data, "data", "./shoal-node-data", "directory for raft logs and snapshots")
 	cmd.Flags().StringVar(&raftAddr, "raft", "127.0.0.1:7710", "raft listen and advertise address, stable across restarts")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "address to serve /metrics on (off when empty)")
+	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment (same on every node)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/shoal-search/shoal/internal/devcluster"
 	"github.com/shoal-search/shoal/replication"
+	"github.com/shoal-search/shoal/shard"
 )
 
 // Options configures a test cluster.
@@ -33,6 +34,8 @@ type Options struct {
 	Dir string
 	// Port is the base port; default a free one.
 	Port int
+	// Shard configures the shard engines; nil means the defaults.
+	Shard *shard.Config
 }
 
 // Cluster is a running test cluster.
@@ -80,6 +83,7 @@ func (c *Cluster) start(t testing.TB) {
 		Nodes:    c.Opts.Nodes,
 		Logger:   slog.New(slog.NewTextHandler(tWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Raft:     replication.Config{},
+		Shard:    c.Opts.Shard,
 	})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)

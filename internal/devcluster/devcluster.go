@@ -30,6 +30,7 @@ import (
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
 	"github.com/shoal-search/shoal/replication"
+	"github.com/shoal-search/shoal/shard"
 )
 
 // Config configures a dev cluster. Every port derives from the HTTP port P
@@ -46,6 +47,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Raft overrides raft timing for the nodes.
 	Raft replication.Config
+	// Shard configures the nodes' shard engines; nil means the defaults.
+	Shard *shard.Config
 }
 
 // Cluster is a running dev cluster.
@@ -158,6 +161,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		Logger:   c.cfg.Logger.With("role", "node"),
 		LeaseTTL: 3 * time.Second,
 		Raft:     c.cfg.Raft,
+		Shard:    c.cfg.Shard,
 	})
 	if err != nil {
 		nc.Close()

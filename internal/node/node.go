@@ -51,6 +51,10 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Raft overrides raft timing; zero fields keep replication's defaults.
 	Raft replication.Config
+	// Shard configures the shard engines (seal size, index parameters); the
+	// zero value means shard.DefaultConfig(). Every node of a cluster must
+	// use the same one.
+	Shard *shard.Config
 }
 
 // Validate checks c and fills in defaults.
@@ -154,11 +158,16 @@ func (n *Node) Close() error {
 	n.reg.Close()
 	errs := []error{n.svc.Close()}
 	n.mu.Lock()
-	for g := range n.replicas {
+	engines := make([]*shard.Shard, 0, len(n.replicas))
+	for g, r := range n.replicas {
+		engines = append(engines, r.eng)
 		delete(n.replicas, g)
 	}
 	n.mu.Unlock()
 	errs = append(errs, n.host.Close())
+	for _, eng := range engines {
+		errs = append(errs, eng.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -230,6 +239,7 @@ func (n *Node) reconcile(ctx context.Context, cols []meta.Collection) {
 		if err := n.host.CloseGroup(g, true); err != nil {
 			n.log.Warn("close replica", "group", g, "err", err)
 		}
+		_ = r.eng.Close()
 		delete(n.replicas, g)
 		n.log.Info("replica removed", "group", g)
 	}
@@ -261,7 +271,12 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := shard.New(schema)
+	scfg := shard.DefaultConfig()
+	if n.cfg.Shard != nil {
+		scfg = *n.cfg.Shard
+	}
+	scfg.Logger = n.log.With("group", g)
+	eng, err := shard.Open(schema, scfg)
 	if err != nil {
 		return err
 	}
@@ -269,12 +284,14 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	defer n.mu.Unlock()
 	group, err := n.host.Open(g, fsm{eng}, peers)
 	if err != nil {
+		_ = eng.Close()
 		return err
 	}
 	r := &replica{collection: col.Spec.Name, shard: s, eng: eng, group: group}
 	ra := replicaAdapter{g: group, floor: group.Status().LastIndex, caught: new(atomic.Bool)}
 	if err := n.svc.Attach(r.collection, s, eng, ra); err != nil {
 		_ = n.host.CloseGroup(g, false)
+		_ = eng.Close()
 		return err
 	}
 	n.replicas[g] = r
@@ -317,6 +334,7 @@ func SchemaOf(spec api.CollectionSpec) (shard.Schema, error) {
 		if s.DenseMetric, err = shard.ParseMetric(metric); err != nil {
 			return s, err
 		}
+		s.DenseCodec = d.Codec
 	}
 	if m := spec.Multivector; m != nil {
 		s.MultiDim = m.Dim

@@ -375,9 +375,12 @@ func (x *Op) GetDeleteId() string {
 }
 
 type WriteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Ops           []*Op                  `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Ops     []*Op                  `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
+	// control, when set, asks the leader to seal its write buffer ("seal") or
+	// to compact the segments that need it ("compact"); ops is then empty.
+	Control       string `protobuf:"bytes,3,opt,name=control,proto3" json:"control,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -424,6 +427,13 @@ func (x *WriteRequest) GetOps() []*Op {
 		return x.Ops
 	}
 	return nil
+}
+
+func (x *WriteRequest) GetControl() string {
+	if x != nil {
+		return x.Control
+	}
+	return ""
 }
 
 type WriteResponse struct {
@@ -574,7 +584,15 @@ type SearchRequest struct {
 	// index (read-your-writes).
 	MinAppliedIndex uint64 `protobuf:"varint,7,opt,name=min_applied_index,json=minAppliedIndex,proto3" json:"min_applied_index,omitempty"`
 	// strong asks the leader to run a raft barrier first.
-	Strong        bool `protobuf:"varint,8,opt,name=strong,proto3" json:"strong,omitempty"`
+	Strong bool `protobuf:"varint,8,opt,name=strong,proto3" json:"strong,omitempty"`
+	// Index knobs; zero keeps each index's default.
+	QueryCut   uint32  `protobuf:"varint,9,opt,name=query_cut,json=queryCut,proto3" json:"query_cut,omitempty"`
+	HeapFactor float32 `protobuf:"fixed32,10,opt,name=heap_factor,json=heapFactor,proto3" json:"heap_factor,omitempty"`
+	Nprobe     uint32  `protobuf:"varint,11,opt,name=nprobe,proto3" json:"nprobe,omitempty"`
+	Oversample uint32  `protobuf:"varint,12,opt,name=oversample,proto3" json:"oversample,omitempty"`
+	Candidates uint32  `protobuf:"varint,13,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	// exact scores every document exactly, ignoring segment indexes.
+	Exact         bool `protobuf:"varint,14,opt,name=exact,proto3" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -661,6 +679,48 @@ func (x *SearchRequest) GetMinAppliedIndex() uint64 {
 func (x *SearchRequest) GetStrong() bool {
 	if x != nil {
 		return x.Strong
+	}
+	return false
+}
+
+func (x *SearchRequest) GetQueryCut() uint32 {
+	if x != nil {
+		return x.QueryCut
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetHeapFactor() float32 {
+	if x != nil {
+		return x.HeapFactor
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetNprobe() uint32 {
+	if x != nil {
+		return x.Nprobe
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetOversample() uint32 {
+	if x != nil {
+		return x.Oversample
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetCandidates() uint32 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetExact() bool {
+	if x != nil {
+		return x.Exact
 	}
 	return false
 }
@@ -1017,6 +1077,82 @@ func (x *StatusRequest) GetVersion() uint32 {
 	return 0
 }
 
+type SegmentStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Docs          uint64                 `protobuf:"varint,2,opt,name=docs,proto3" json:"docs,omitempty"`
+	Deleted       uint64                 `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentStatus) Reset() {
+	*x = SegmentStatus{}
+	mi := &file_wire_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentStatus) ProtoMessage() {}
+
+func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
+func (*SegmentStatus) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SegmentStatus) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetDocs() uint64 {
+	if x != nil {
+		return x.Docs
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetDeleted() uint64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
 type ReplicaStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1027,13 +1163,14 @@ type ReplicaStatus struct {
 	LastIndex     uint64                 `protobuf:"varint,6,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
 	Documents     uint64                 `protobuf:"varint,7,opt,name=documents,proto3" json:"documents,omitempty"`
 	Leader        string                 `protobuf:"bytes,8,opt,name=leader,proto3" json:"leader,omitempty"`
+	Segments      []*SegmentStatus       `protobuf:"bytes,9,rep,name=segments,proto3" json:"segments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplicaStatus) Reset() {
 	*x = ReplicaStatus{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1182,7 @@ func (x *ReplicaStatus) String() string {
 func (*ReplicaStatus) ProtoMessage() {}
 
 func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1195,7 @@ func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaStatus) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplicaStatus) GetCollection() string {
@@ -1117,6 +1254,13 @@ func (x *ReplicaStatus) GetLeader() string {
 	return ""
 }
 
+func (x *ReplicaStatus) GetSegments() []*SegmentStatus {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
 type StatusResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -1128,7 +1272,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1284,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1297,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StatusResponse) GetError() *Error {
@@ -1208,10 +1352,11 @@ const file_wire_proto_rawDesc = "" +
 	"\x06leader\x18\x04 \x01(\tR\x06leader\"R\n" +
 	"\x02Op\x12/\n" +
 	"\x06upsert\x18\x01 \x01(\v2\x17.shoal.wire.v1.DocumentR\x06upsert\x12\x1b\n" +
-	"\tdelete_id\x18\x02 \x01(\tR\bdeleteId\"M\n" +
+	"\tdelete_id\x18\x02 \x01(\tR\bdeleteId\"g\n" +
 	"\fWriteRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
-	"\x03ops\x18\x02 \x03(\v2\x11.shoal.wire.v1.OpR\x03ops\"\x87\x01\n" +
+	"\x03ops\x18\x02 \x03(\v2\x11.shoal.wire.v1.OpR\x03ops\x12\x18\n" +
+	"\acontrol\x18\x03 \x01(\tR\acontrol\"\x87\x01\n" +
 	"\rWriteResponse\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.shoal.wire.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1a\n" +
@@ -1223,7 +1368,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x03gte\x18\x03 \x01(\x01H\x00R\x03gte\x88\x01\x01\x12\x15\n" +
 	"\x03lte\x18\x04 \x01(\x01H\x01R\x03lte\x88\x01\x01B\x06\n" +
 	"\x04_gteB\x06\n" +
-	"\x04_lte\"\x89\x02\n" +
+	"\x04_lte\"\xb5\x03\n" +
 	"\rSearchRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\f\n" +
 	"\x01k\x18\x02 \x01(\rR\x01k\x123\n" +
@@ -1232,7 +1377,19 @@ const file_wire_proto_rawDesc = "" +
 	"\x05multi\x18\x05 \x03(\x02R\x05multi\x12+\n" +
 	"\x06filter\x18\x06 \x03(\v2\x13.shoal.wire.v1.CondR\x06filter\x12*\n" +
 	"\x11min_applied_index\x18\a \x01(\x04R\x0fminAppliedIndex\x12\x16\n" +
-	"\x06strong\x18\b \x01(\bR\x06strong\"+\n" +
+	"\x06strong\x18\b \x01(\bR\x06strong\x12\x1b\n" +
+	"\tquery_cut\x18\t \x01(\rR\bqueryCut\x12\x1f\n" +
+	"\vheap_factor\x18\n" +
+	" \x01(\x02R\n" +
+	"heapFactor\x12\x16\n" +
+	"\x06nprobe\x18\v \x01(\rR\x06nprobe\x12\x1e\n" +
+	"\n" +
+	"oversample\x18\f \x01(\rR\n" +
+	"oversample\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\r \x01(\rR\n" +
+	"candidates\x12\x14\n" +
+	"\x05exact\x18\x0e \x01(\bR\x05exact\"+\n" +
 	"\x03Hit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\"1\n" +
@@ -1256,7 +1413,13 @@ const file_wire_proto_rawDesc = "" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12)\n" +
 	"\x03doc\x18\x03 \x01(\v2\x17.shoal.wire.v1.DocumentR\x03doc\")\n" +
 	"\rStatusRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\"\xe7\x01\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"y\n" +
+	"\rSegmentStatus\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04docs\x18\x02 \x01(\x04R\x04docs\x12\x18\n" +
+	"\adeleted\x18\x03 \x01(\x04R\adeleted\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xa1\x02\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1268,7 +1431,8 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"last_index\x18\x06 \x01(\x04R\tlastIndex\x12\x1c\n" +
 	"\tdocuments\x18\a \x01(\x04R\tdocuments\x12\x16\n" +
-	"\x06leader\x18\b \x01(\tR\x06leader\"\x8a\x01\n" +
+	"\x06leader\x18\b \x01(\tR\x06leader\x128\n" +
+	"\bsegments\x18\t \x03(\v2\x1c.shoal.wire.v1.SegmentStatusR\bsegments\"\x8a\x01\n" +
 	"\x0eStatusResponse\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.shoal.wire.v1.ErrorR\x05error\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x128\n" +
@@ -1286,7 +1450,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_wire_proto_goTypes = []any{
 	(*SparseVector)(nil),   // 0: shoal.wire.v1.SparseVector
 	(*Attr)(nil),           // 1: shoal.wire.v1.Attr
@@ -1303,13 +1467,14 @@ var file_wire_proto_goTypes = []any{
 	(*GetRequest)(nil),     // 12: shoal.wire.v1.GetRequest
 	(*GetResponse)(nil),    // 13: shoal.wire.v1.GetResponse
 	(*StatusRequest)(nil),  // 14: shoal.wire.v1.StatusRequest
-	(*ReplicaStatus)(nil),  // 15: shoal.wire.v1.ReplicaStatus
-	(*StatusResponse)(nil), // 16: shoal.wire.v1.StatusResponse
-	nil,                    // 17: shoal.wire.v1.Document.AttrsEntry
+	(*SegmentStatus)(nil),  // 15: shoal.wire.v1.SegmentStatus
+	(*ReplicaStatus)(nil),  // 16: shoal.wire.v1.ReplicaStatus
+	(*StatusResponse)(nil), // 17: shoal.wire.v1.StatusResponse
+	nil,                    // 18: shoal.wire.v1.Document.AttrsEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	0,  // 0: shoal.wire.v1.Document.sparse:type_name -> shoal.wire.v1.SparseVector
-	17, // 1: shoal.wire.v1.Document.attrs:type_name -> shoal.wire.v1.Document.AttrsEntry
+	18, // 1: shoal.wire.v1.Document.attrs:type_name -> shoal.wire.v1.Document.AttrsEntry
 	2,  // 2: shoal.wire.v1.Op.upsert:type_name -> shoal.wire.v1.Document
 	4,  // 3: shoal.wire.v1.WriteRequest.ops:type_name -> shoal.wire.v1.Op
 	3,  // 4: shoal.wire.v1.WriteResponse.error:type_name -> shoal.wire.v1.Error
@@ -1323,14 +1488,15 @@ var file_wire_proto_depIdxs = []int32{
 	10, // 12: shoal.wire.v1.SearchResponse.multi:type_name -> shoal.wire.v1.HitList
 	3,  // 13: shoal.wire.v1.GetResponse.error:type_name -> shoal.wire.v1.Error
 	2,  // 14: shoal.wire.v1.GetResponse.doc:type_name -> shoal.wire.v1.Document
-	3,  // 15: shoal.wire.v1.StatusResponse.error:type_name -> shoal.wire.v1.Error
-	15, // 16: shoal.wire.v1.StatusResponse.replicas:type_name -> shoal.wire.v1.ReplicaStatus
-	1,  // 17: shoal.wire.v1.Document.AttrsEntry.value:type_name -> shoal.wire.v1.Attr
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	15, // 15: shoal.wire.v1.ReplicaStatus.segments:type_name -> shoal.wire.v1.SegmentStatus
+	3,  // 16: shoal.wire.v1.StatusResponse.error:type_name -> shoal.wire.v1.Error
+	16, // 17: shoal.wire.v1.StatusResponse.replicas:type_name -> shoal.wire.v1.ReplicaStatus
+	1,  // 18: shoal.wire.v1.Document.AttrsEntry.value:type_name -> shoal.wire.v1.Attr
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1350,7 +1516,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

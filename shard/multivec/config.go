@@ -89,7 +89,7 @@ type Config struct {
 	// once per query vector. Default false.
 	CentroidIVF bool
 	// CentroidTable is the table of stored vectors for CentroidIVF; Metric
-	// is forced to IP. Default: SQ8 codes, NList 0 meaning 4·sqrt(vectors),
+	// is forced to IP. Default: SQ8 codes, NList 0 meaning sqrt(vectors)/4,
 	// no rescoring copy.
 	CentroidTable embtable.Config
 	// Workers bounds the goroutines of Build; 0 means GOMAXPROCS. The result

@@ -2,6 +2,7 @@ package multivec
 
 import (
 	"math"
+	"slices"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -26,11 +27,16 @@ type FDEConfig struct {
 	FillEmpty bool
 	// Seed seeds the hyperplanes and projections. Default 1.
 	Seed uint64
+	// Dedup drops exact duplicate vectors of a document before averaging.
+	// MaxSim is a function of the vector set, but partition means weight
+	// repeats (a word used 15 times would dominate its partition). Default
+	// true.
+	Dedup bool
 }
 
 // DefaultFDEConfig returns the defaults documented on FDEConfig.
 func DefaultFDEConfig() FDEConfig {
-	return FDEConfig{KSim: 4, DProj: 16, Reps: 20, FillEmpty: true, Seed: 1}
+	return FDEConfig{KSim: 6, DProj: 8, Reps: 16, FillEmpty: true, Seed: 1, Dedup: true}
 }
 
 // Validate reports whether c describes an encoding.
@@ -131,7 +137,46 @@ func (e *FDE) EncodeQuery(dst, q []float32) []float32 {
 // partition, the projected mean of the document vectors that fall into it,
 // empty partitions filled as FDEConfig.FillEmpty says.
 func (e *FDE) EncodeDoc(dst, d []float32) []float32 {
+	if e.cfg.Dedup {
+		d = dedupRows(d, e.dim)
+	}
 	return e.encode(dst, d, true)
+}
+
+// dedupRows returns the rows of d without exact repeats, in first-seen
+// order (d itself when it has none).
+func dedupRows(d []float32, dim int) []float32 {
+	n := len(d) / dim
+	seen := make(map[uint64][]int, n)
+	var out []float32
+	for i := 0; i < n; i++ {
+		row := d[i*dim : (i+1)*dim]
+		h := uint64(14695981039346656037)
+		for _, x := range row {
+			h = (h ^ uint64(math.Float32bits(x))) * 1099511628211
+		}
+		dup := false
+		for _, j := range seen[h] {
+			if slices.Equal(d[j*dim:(j+1)*dim], row) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			if out == nil {
+				out = append(make([]float32, 0, len(d)), d[:i*dim]...)
+			}
+			continue
+		}
+		seen[h] = append(seen[h], i)
+		if out != nil {
+			out = append(out, row...)
+		}
+	}
+	if out == nil {
+		return d
+	}
+	return out
 }
 
 func (e *FDE) encode(dst, x []float32, doc bool) []float32 {

@@ -64,7 +64,7 @@ func (s *Store) AppendBinary(dst []byte) []byte {
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(f.DProj))
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(f.Reps))
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(f.FinalDim))
-		dst = append(dst, b2u(f.FillEmpty))
+		dst = append(dst, b2u(f.FillEmpty)|b2u(f.Dedup)<<1)
 		dst = binary.LittleEndian.AppendUint64(dst, f.Seed)
 		dst = appendTable(dst, s.fdeTab)
 	}
@@ -212,7 +212,8 @@ func Decode(raw []byte) (*Store, error) {
 	if cfg.FDE = r.u8() == 1; cfg.FDE {
 		f := &cfg.FDEParams
 		f.KSim, f.DProj, f.Reps, f.FinalDim = int(r.u32()), int(r.u32()), int(r.u32()), int(r.u32())
-		f.FillEmpty = r.u8() == 1
+		flags := r.u8()
+		f.FillEmpty, f.Dedup = flags&1 != 0, flags&2 != 0
 		f.Seed = r.u64()
 		if r.err == nil {
 			if err := f.Validate(); err != nil {

@@ -121,7 +121,7 @@ func Build(docs [][]float32, cfg Config) (*Store, error) {
 		tc := cfg.CentroidTable
 		tc.Metric = embtable.IP
 		if tc.NList == 0 {
-			tc.NList = max(1, int(4*math.Sqrt(float64(total))))
+			tc.NList = max(1, int(math.Sqrt(float64(total))/4))
 		}
 		tc.NList = min(tc.NList, total)
 		var err error

@@ -71,7 +71,10 @@ func AttrToWire(a shard.Attr) *wire.Attr {
 
 // QueryFromWire converts a wire search request to an engine query.
 func QueryFromWire(r *wire.SearchRequest) shard.Query {
-	q := shard.Query{K: int(r.GetK())}
+	q := shard.Query{K: int(r.GetK()), Exact: r.Exact, Params: shard.QueryParams{
+		QueryCut: int(r.QueryCut), HeapFactor: r.HeapFactor, NProbe: int(r.Nprobe),
+		Oversample: int(r.Oversample), Candidates: int(r.Candidates),
+	}}
 	if sp := r.GetSparse(); sp != nil {
 		q.Sparse = &shard.SparseVec{Indices: sp.Indices, Values: sp.Values}
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,6 +73,9 @@ type Config struct {
 	ReadWaitTimeout time.Duration
 	// MaxConcurrent bounds the requests handled at once; default 64.
 	MaxConcurrent int
+	// MaintainEvery is how often a leader checks whether its shard needs a
+	// seal or a compaction; default 2s.
+	MaintainEvery time.Duration
 }
 
 // Validate checks c and fills in defaults.
@@ -94,6 +98,9 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = 64
 	}
+	if c.MaintainEvery <= 0 {
+		c.MaintainEvery = 2 * time.Second
+	}
 	return nil
 }
 
@@ -103,6 +110,7 @@ type Service struct {
 	sem       chan struct{}
 	statusSub *nats.Subscription
 	wg        sync.WaitGroup
+	stop      chan struct{}
 
 	mu       sync.Mutex
 	replicas map[key]*attached
@@ -121,6 +129,8 @@ type attached struct {
 	reads  []*nats.Subscription
 	leader []*nats.Subscription
 	isLead bool
+	// maintaining is set while a seal or compaction proposal is in flight.
+	maintaining atomic.Bool
 }
 
 // New starts a service and its status endpoint.
@@ -128,13 +138,83 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), replicas: map[key]*attached{}}
+	s := &Service{cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), replicas: map[key]*attached{}, stop: make(chan struct{})}
 	sub, err := cfg.Conn.Subscribe(wire.StatusSubject(cfg.NodeID), s.handleStatus)
 	if err != nil {
 		return nil, fmt.Errorf("shardsvc: subscribe status: %w", err)
 	}
 	s.statusSub = sub
+	s.wg.Add(1)
+	go s.maintainLoop()
 	return s, nil
+}
+
+// maintainLoop has every leader replica seal and compact when due.
+func (s *Service) maintainLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.MaintainEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var leaders []*attached
+		for _, a := range s.replicas {
+			if a.isLead {
+				leaders = append(leaders, a)
+			}
+		}
+		s.mu.Unlock()
+		for _, a := range leaders {
+			s.maintain(a, "")
+		}
+	}
+}
+
+// maintain proposes a seal when the write buffer is due (or force is "seal")
+// and a compaction when segments are due (or force is "compact"). At most
+// one maintenance proposal per replica runs at a time. It returns the index
+// of the last proposal, or 0.
+func (s *Service) maintain(a *attached, force string) (uint64, error) {
+	if !a.maintaining.CompareAndSwap(false, true) {
+		return 0, nil
+	}
+	defer a.maintaining.Store(false)
+	if !a.rep.IsLeader() {
+		return 0, errors.New("not the leader")
+	}
+	var last uint64
+	propose := func(op shard.Op) error {
+		cmd, err := shard.EncodeBatch(shard.Batch{Ops: []shard.Op{op}})
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		defer cancel()
+		idx, _, err := a.rep.Propose(ctx, cmd)
+		if err == nil {
+			last = idx
+		}
+		return err
+	}
+	if force == "seal" || a.eng.SealDue() {
+		if err := propose(shard.Op{Seal: true}); err != nil {
+			return last, err
+		}
+	}
+	ids := a.eng.CompactionDue()
+	if force == "compact" && len(ids) == 0 {
+		ids = a.eng.AllBuilt()
+	}
+	if len(ids) > 0 {
+		if err := propose(shard.Op{Compact: ids}); err != nil {
+			return last, err
+		}
+	}
+	return last, nil
 }
 
 // Attach starts serving reads of a replica.
@@ -209,6 +289,9 @@ func (s *Service) Detach(collection string, shardN int) {
 // Close unsubscribes everything and waits for requests in flight.
 func (s *Service) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.stop)
+	}
 	s.closed = true
 	for k, a := range s.replicas {
 		unsubscribe(a.reads)
@@ -285,6 +368,24 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 		s.respond(m, &wire.WriteResponse{Error: &wire.Error{Code: wire.CodeNotLeader, Message: "not the leader", Leader: a.rep.Status().Leader}})
 		return
 	}
+	if req.Control != "" {
+		if req.Control != "seal" && req.Control != "compact" {
+			s.respond(m, &wire.WriteResponse{Error: &wire.Error{Code: wire.CodeBadRequest, Message: "unknown control " + req.Control}})
+			return
+		}
+		// Wait for a maintenance proposal in flight to finish first.
+		deadline := time.Now().Add(s.cfg.WriteTimeout)
+		for a.maintaining.Load() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		idx, err := s.maintain(a, req.Control)
+		if err != nil {
+			s.respond(m, &wire.WriteResponse{Error: s.errorFor(a, err)})
+			return
+		}
+		s.respond(m, &wire.WriteResponse{Index: idx})
+		return
+	}
 	b := shard.Batch{Ops: make([]shard.Op, len(req.Ops))}
 	schema := a.eng.Schema()
 	for i, op := range req.Ops {
@@ -319,6 +420,13 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 	if err != nil {
 		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err), Index: index})
 		return
+	}
+	if a.eng.SealDue() && !a.maintaining.Load() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_, _ = s.maintain(a, "")
+		}()
 	}
 	s.respond(m, &wire.WriteResponse{Index: index, Upserted: uint32(res.Upserted), Deleted: uint32(res.Deleted)})
 }
@@ -424,8 +532,17 @@ func (s *Service) handleStatus(m *nats.Msg) {
 		out.Replicas = append(out.Replicas, &wire.ReplicaStatus{
 			Collection: k.collection, Shard: uint32(k.shard), Role: st.Role, Term: st.Term,
 			AppliedIndex: st.AppliedIndex, LastIndex: st.LastIndex, Documents: uint64(a.eng.Len()), Leader: st.Leader,
+			Segments: segmentsToWire(a.eng.Segments()),
 		})
 	}
 	s.mu.Unlock()
 	s.respond(m, out)
+}
+
+func segmentsToWire(infos []shard.SegmentInfo) []*wire.SegmentStatus {
+	out := make([]*wire.SegmentStatus, len(infos))
+	for i, in := range infos {
+		out[i] = &wire.SegmentStatus{Id: in.ID, Docs: uint64(in.Docs), Deleted: uint64(in.Deleted), Bytes: uint64(in.Bytes), State: in.State}
+	}
+	return out
 }

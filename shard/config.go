@@ -1,0 +1,85 @@
+package shard
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/shoal-search/shoal/shard/embtable"
+	"github.com/shoal-search/shoal/shard/multivec"
+	"github.com/shoal-search/shoal/shard/seismic"
+)
+
+// Config tunes a shard engine. Every replica of a shard must use the same
+// Config: segment builds depend on it.
+type Config struct {
+	// SealDocs is the write-buffer size at which the leader proposes a seal.
+	// Default 50000.
+	SealDocs int
+	// MinIndexDocs is the smallest segment that gets indexes; smaller ones
+	// are searched exactly. Default 1000.
+	MinIndexDocs int
+	// MaxSegments is the segment count above which the leader proposes to
+	// compact the smallest ones. Default 8.
+	MaxSegments int
+	// CompactDeleted is the fraction of deleted rows at which a segment is
+	// rewritten by compaction. Default 0.2.
+	CompactDeleted float64
+	// BuildConcurrency bounds the segment builds running at once. Default 1.
+	BuildConcurrency int
+	// Seismic configures sparse indexes. Default seismic.DefaultConfig().
+	Seismic seismic.Config
+	// Dense configures dense tables; Metric and Codec come from the schema.
+	// Default embtable.DefaultConfig() with rescoring from f32.
+	Dense embtable.Config
+	// Multi configures multi-vector stores; Dim and Normalize come from the
+	// schema. Default multivec.DefaultConfig() (MUVERA candidates).
+	Multi multivec.Config
+	// Logger receives build logs; default discard.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults described on Config.
+func DefaultConfig() Config {
+	return Config{
+		SealDocs:         50000,
+		MinIndexDocs:     1000,
+		MaxSegments:      8,
+		CompactDeleted:   0.2,
+		BuildConcurrency: 1,
+		Seismic:          seismic.DefaultConfig(),
+		Dense:            embtable.DefaultConfig(),
+		Multi:            multivec.DefaultConfig(),
+	}
+}
+
+// Validate checks c.
+func (c Config) Validate() error {
+	switch {
+	case c.SealDocs < 1:
+		return errors.New("shard: SealDocs must be at least 1")
+	case c.MinIndexDocs < 1:
+		return errors.New("shard: MinIndexDocs must be at least 1")
+	case c.MaxSegments < 1:
+		return errors.New("shard: MaxSegments must be at least 1")
+	case c.CompactDeleted <= 0 || c.CompactDeleted > 1:
+		return errors.New("shard: CompactDeleted must be in (0, 1]")
+	case c.BuildConcurrency < 1:
+		return errors.New("shard: BuildConcurrency must be at least 1")
+	}
+	return nil
+}
+
+// QueryParams are the per-query knobs of the indexes. Zero values keep each
+// index's default.
+type QueryParams struct {
+	// QueryCut and HeapFactor tune Seismic.
+	QueryCut   int
+	HeapFactor float32
+	// NProbe and Oversample tune dense tables (and NProbe the multi-vector
+	// candidate table).
+	NProbe     int
+	Oversample int
+	// Candidates is how many multi-vector candidates are reranked by exact
+	// MaxSim.
+	Candidates int
+}

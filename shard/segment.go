@@ -1,0 +1,320 @@
+package shard
+
+import (
+	"context"
+	"encoding/binary"
+	"sync/atomic"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/shard/embtable"
+	"github.com/shoal-search/shoal/shard/multivec"
+	"github.com/shoal-search/shoal/shard/seismic"
+)
+
+func appendUvarint(dst []byte, v uint64) []byte { return binary.AppendUvarint(dst, v) }
+
+// segment is an immutable set of documents (rows 0..n-1) made by a seal or a
+// compaction. Only its tombstones change (under Shard.mu), and its indexes are
+// set once by the build goroutine.
+type segment struct {
+	id       uint64
+	docs     []*Document
+	norms    []norms
+	dead     *roaring.Bitmap
+	docBytes int64
+	// hasSparse, hasDense and hasMulti hold the rows that have the field,
+	// or are nil when every row has it.
+	hasSparse, hasDense, hasMulti *roaring.Bitmap
+	nSparse, nDense, nMulti       int
+	// eq holds, per keyword or int attribute, the rows of each value.
+	eq map[string]map[Attr]*roaring.Bitmap
+
+	indexed bool // large enough to build indexes
+	idx     atomic.Pointer[segIndex]
+}
+
+// segIndex holds a segment's indexes; a nil index means that modality is
+// scored exactly (the segment has no such vectors, or its build failed).
+type segIndex struct {
+	sparse *seismic.Index
+	dense  *embtable.Table
+	multi  *multivec.Store
+	bytes  int64
+}
+
+func newSegment(id uint64, docs []*Document, schema *Schema) *segment {
+	sg := &segment{id: id, docs: docs, dead: roaring.New(), norms: make([]norms, len(docs)), eq: map[string]map[Attr]*roaring.Bitmap{}}
+	hs, hd, hm := roaring.New(), roaring.New(), roaring.New()
+	for i, d := range docs {
+		row := uint32(i)
+		sg.norms[i] = computeNorms(d)
+		sg.docBytes += int64(len(d.ID) + 8*len(d.Sparse.Indices) + 4*len(d.Dense) + 4*len(d.Multi))
+		if len(d.Sparse.Indices) > 0 {
+			hs.Add(row)
+			sg.nSparse++
+		}
+		if d.Dense != nil {
+			hd.Add(row)
+			sg.nDense++
+		}
+		if d.Multi != nil {
+			hm.Add(row)
+			sg.nMulti++
+		}
+		for name, a := range d.Attrs {
+			if a.Kind != AttrKeyword && a.Kind != AttrInt {
+				continue
+			}
+			m := sg.eq[name]
+			if m == nil {
+				m = map[Attr]*roaring.Bitmap{}
+				sg.eq[name] = m
+			}
+			b := m[a]
+			if b == nil {
+				b = roaring.New()
+				m[a] = b
+			}
+			b.Add(row)
+		}
+	}
+	n := len(docs)
+	if sg.nSparse < n {
+		sg.hasSparse = hs
+	}
+	if sg.nDense < n {
+		sg.hasDense = hd
+	}
+	if sg.nMulti < n {
+		sg.hasMulti = hm
+	}
+	return sg
+}
+
+// building reports whether the segment waits for its indexes.
+func (sg *segment) building() bool { return sg.indexed && sg.idx.Load() == nil }
+
+// segView is what a search needs of a segment, taken under Shard.mu.
+type segView struct {
+	sg  *segment
+	idx *segIndex
+	// allowed holds the rows that pass the filter and are not deleted, or
+	// is nil when every row does.
+	allowed *roaring.Bitmap
+}
+
+func (sg *segment) view(p *prepared) segView {
+	v := segView{sg: sg, idx: sg.idx.Load()}
+	base := sg.filterRows(p.Filter)
+	switch {
+	case base == nil && sg.dead.IsEmpty():
+	case base == nil:
+		v.allowed = roaring.New()
+		v.allowed.AddRange(0, uint64(len(sg.docs)))
+		v.allowed.AndNot(sg.dead)
+	default:
+		base.AndNot(sg.dead)
+		v.allowed = base
+	}
+	return v
+}
+
+// filterRows returns the rows matching f (a fresh bitmap), or nil for no
+// filter. Equality on keyword and int attributes uses the segment's bitmaps;
+// ranges scan the rows.
+func (sg *segment) filterRows(f Filter) *roaring.Bitmap {
+	if len(f) == 0 {
+		return nil
+	}
+	var out *roaring.Bitmap
+	for i := range f {
+		c := &f[i]
+		var rows *roaring.Bitmap
+		if len(c.Any) > 0 && c.Gte == nil && c.Lte == nil && sg.eq[c.Field] != nil && eqKinds(c.Any) {
+			rows = roaring.New()
+			for _, v := range c.Any {
+				if b := sg.eq[c.Field][v]; b != nil {
+					rows.Or(b)
+				}
+			}
+		} else {
+			rows = roaring.New()
+			for r, d := range sg.docs {
+				if (out == nil || out.Contains(uint32(r))) && c.match(d) {
+					rows.Add(uint32(r))
+				}
+			}
+		}
+		if out == nil {
+			out = rows
+		} else {
+			out.And(rows)
+		}
+	}
+	return out
+}
+
+func eqKinds(vals []Attr) bool {
+	for _, v := range vals {
+		if v.Kind != AttrKeyword && v.Kind != AttrInt {
+			return false
+		}
+	}
+	return true
+}
+
+// searchView searches one segment: through its indexes when they are built
+// and cover every modality asked, exactly otherwise.
+func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result, error) {
+	sg := v.sg
+	ix := v.idx
+	exact := p.Exact || ix == nil ||
+		(p.Sparse != nil && sg.nSparse > 0 && ix.sparse == nil) ||
+		(p.Dense != nil && sg.nDense > 0 && ix.dense == nil) ||
+		(p.Multi != nil && sg.nMulti > 0 && ix.multi == nil)
+	if exact {
+		rows := v.allowed
+		if rows == nil {
+			rows = roaring.New()
+			rows.AddRange(0, uint64(len(sg.docs)))
+		}
+		q := *p
+		q.Filter = nil // already in rows
+		return s.scanLocked(ctx, &q, sg.docs, sg.norms, rows)
+	}
+	var res Result
+	var items []topk.Item
+	if p.Sparse != nil {
+		res.Sparse = []Hit{}
+		if ix.sparse != nil {
+			sp := seismic.DefaultSearchParams()
+			if p.Params.QueryCut > 0 {
+				sp.QueryCut = p.Params.QueryCut
+			}
+			if p.Params.HeapFactor > 0 {
+				sp.HeapFactor = p.Params.HeapFactor
+			}
+			items = ix.sparse.Search(seismic.Vector{Indices: p.Sparse.Indices, Values: p.Sparse.Values}, p.K, sp, and(v.allowed, sg.hasSparse), items[:0])
+			res.Sparse = toHits(items, sg.docs)
+		}
+	}
+	if p.Dense != nil {
+		res.Dense = []Hit{}
+		if ix.dense != nil {
+			ep := embtable.DefaultSearchParams()
+			if p.Params.NProbe > 0 {
+				ep.NProbe = p.Params.NProbe
+			}
+			if p.Params.Oversample > 0 {
+				ep.Oversample = p.Params.Oversample
+			}
+			items = ix.dense.Search(p.Dense, p.K, ep, and(v.allowed, sg.hasDense), items[:0])
+			res.Dense = toHits(items, sg.docs)
+		}
+	}
+	if p.Multi != nil {
+		res.Multi = []Hit{}
+		if ix.multi != nil {
+			mp := multivec.SearchParams{Rerank: p.Params.Candidates, NProbe: p.Params.NProbe}
+			items = ix.multi.Search(p.Multi, p.K, mp, and(v.allowed, sg.hasMulti), items[:0])
+			res.Multi = toHits(items, sg.docs)
+		}
+	}
+	return res, nil
+}
+
+// and intersects two optional row sets (nil = all rows).
+func and(a, b *roaring.Bitmap) *roaring.Bitmap {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return roaring.And(a, b)
+}
+
+// buildSegment builds sg's indexes; it runs in the background, and its result
+// depends only on the documents and the Config, so every replica builds the
+// same segment.
+func (s *Shard) buildSegment(sg *segment) {
+	ix := &segIndex{}
+	n := len(sg.docs)
+	log := s.log.With("segment", sg.id, "docs", n)
+	if sg.nSparse > 0 {
+		fwd := seismic.Forward{Offsets: make([]int64, 1, n+1), Dim: s.schema.SparseMaxTerm}
+		for _, d := range sg.docs {
+			fwd.Indices = append(fwd.Indices, d.Sparse.Indices...)
+			fwd.Values = append(fwd.Values, d.Sparse.Values...)
+			fwd.Offsets = append(fwd.Offsets, int64(len(fwd.Indices)))
+		}
+		idx, err := seismic.Build(fwd, s.cfg.Seismic)
+		if err != nil {
+			log.Error("seismic build failed; the segment's sparse vectors are scored exactly", "err", err)
+		} else {
+			ix.sparse = idx
+			ix.bytes += idx.Stats().TotalBytes
+		}
+	}
+	if sg.nDense > 0 {
+		cfg := s.cfg.Dense
+		cfg.Metric, _ = embtable.ParseMetric(s.schema.DenseMetric.String())
+		cfg.Codec = embtable.F32
+		if s.schema.DenseCodec != "" {
+			if c, err := embtable.ParseCodec(s.schema.DenseCodec); err == nil {
+				cfg.Codec = c
+			}
+		}
+		dim := s.schema.DenseDim
+		filler := firstVector(sg.docs, func(d *Document) []float32 { return d.Dense })
+		data := make([]float32, 0, n*dim)
+		for _, d := range sg.docs {
+			if d.Dense != nil {
+				data = append(data, d.Dense...)
+			} else {
+				data = append(data, filler...) // never returned: hasDense excludes the row
+			}
+		}
+		tab, err := embtable.Build(data, dim, cfg)
+		if err != nil {
+			log.Error("embtable build failed; the segment's dense vectors are scored exactly", "err", err)
+		} else {
+			ix.dense = tab
+			ix.bytes += int64(n) * int64(dim) // codes are at most the f32 copy; a rough resident figure
+		}
+	}
+	if sg.nMulti > 0 {
+		cfg := s.cfg.Multi
+		cfg.Dim = s.schema.MultiDim
+		cfg.Normalize = s.schema.MultiMetric == MetricCosine
+		filler := firstVector(sg.docs, func(d *Document) []float32 { return d.Multi })
+		docs := make([][]float32, n)
+		for i, d := range sg.docs {
+			if d.Multi != nil {
+				docs[i] = d.Multi
+			} else {
+				docs[i] = filler
+			}
+		}
+		st, err := multivec.Build(docs, cfg)
+		if err != nil {
+			log.Error("multivec build failed; the segment's multi-vectors are scored exactly", "err", err)
+		} else {
+			ix.multi = st
+			ix.bytes += int64(st.Vectors()) * int64(cfg.Dim) * 4
+		}
+	}
+	sg.idx.Store(ix)
+	log.Info("segment built")
+}
+
+func firstVector(docs []*Document, get func(*Document) []float32) []float32 {
+	for _, d := range docs {
+		if v := get(d); v != nil {
+			return v
+		}
+	}
+	return nil
+}

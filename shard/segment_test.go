@@ -1,0 +1,337 @@
+package shard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func segConfig() Config {
+	c := DefaultConfig()
+	c.SealDocs = 500
+	c.MinIndexDocs = 200
+	return c
+}
+
+// skewedDoc draws a document whose sparse terms follow a heavy-tailed
+// distribution, so that posting lists differ in length as in real data.
+func skewedDoc(r *rand.Rand, id string) *Document {
+	d := randDoc(r, id)
+	set := map[uint32]bool{}
+	for len(set) < 30 {
+		t := uint32(r.ExpFloat64() * 80)
+		if t < 1000 {
+			set[t] = true
+		}
+	}
+	d.Sparse.Indices = d.Sparse.Indices[:0]
+	for t := range set {
+		d.Sparse.Indices = append(d.Sparse.Indices, t)
+	}
+	sort.Slice(d.Sparse.Indices, func(i, j int) bool { return d.Sparse.Indices[i] < d.Sparse.Indices[j] })
+	d.Sparse.Values = make([]float32, len(d.Sparse.Indices))
+	for i := range d.Sparse.Values {
+		d.Sparse.Values[i] = float32(r.ExpFloat64()) + 0.01
+	}
+	return d
+}
+
+func apply(t testing.TB, s *Shard, index uint64, ops ...Op) {
+	t.Helper()
+	cmd, err := EncodeBatch(Batch{Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(index, cmd); err != nil {
+		t.Fatalf("apply %d: %v", index, err)
+	}
+}
+
+func waitBuilt(t testing.TB, s *Shard) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.WaitBuilt(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recallOf(got, want []Hit) float64 {
+	set := map[string]bool{}
+	for _, h := range want {
+		set[h.ID] = true
+	}
+	hit := 0
+	for _, h := range got {
+		if set[h.ID] {
+			hit++
+		}
+	}
+	if len(want) == 0 {
+		return 1
+	}
+	return float64(hit) / float64(len(want))
+}
+
+// TestSegmentsSearch seals documents into indexed segments, overwrites and
+// deletes some, and checks that indexed search agrees with exact search and
+// never returns a deleted or replaced version.
+func TestSegmentsSearch(t *testing.T) {
+	s, err := Open(testSchema(), segConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(21, 21))
+	idx := uint64(0)
+	for i := 0; i < 1500; i++ {
+		idx++
+		apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("d%04d", i))})
+		if i%500 == 499 {
+			idx++
+			apply(t, s, idx, Op{Seal: true})
+		}
+	}
+	// the buffer gets some too, and a few deletes and overwrites land in segments
+	for i := 1500; i < 1600; i++ {
+		idx++
+		apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("d%04d", i))})
+	}
+	deleted := map[string]bool{}
+	for i := 0; i < 1600; i += 7 {
+		idx++
+		id := fmt.Sprintf("d%04d", i)
+		apply(t, s, idx, Op{DeleteID: id})
+		deleted[id] = true
+	}
+	for i := 3; i < 1600; i += 11 {
+		idx++
+		apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("d%04d", i))})
+		delete(deleted, fmt.Sprintf("d%04d", i))
+	}
+	waitBuilt(t, s)
+	infos := s.Segments()
+	if len(infos) != 4 || infos[1].State != "ready" || infos[0].State != "buffer" {
+		t.Fatalf("segments: %+v", infos)
+	}
+	var rs, rd, rm float64
+	const nq = 40
+	for qi := 0; qi < nq; qi++ {
+		q := skewedDoc(r, "q")
+		query := Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense, Multi: q.Multi, Params: QueryParams{Candidates: 200}}
+		got, err := s.Search(context.Background(), query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		query.Exact = true
+		want, _ := s.Search(context.Background(), query)
+		for _, l := range [][]Hit{got.Sparse, got.Dense, got.Multi} {
+			for _, h := range l {
+				if deleted[h.ID] {
+					t.Fatalf("deleted %s returned", h.ID)
+				}
+				d, ok := s.Get(h.ID)
+				if !ok {
+					t.Fatalf("hit %s is not live", h.ID)
+				}
+				_ = d
+			}
+		}
+		rs += recallOf(got.Sparse, want.Sparse)
+		rd += recallOf(got.Dense, want.Dense)
+		rm += recallOf(got.Multi, want.Multi)
+	}
+	t.Logf("recall@10 vs exact: sparse %.3f dense %.3f multi %.3f", rs/nq, rd/nq, rm/nq)
+	if rs/nq < 0.9 || rd/nq < 0.99 || rm/nq < 0.9 {
+		t.Fatalf("recall too low: sparse %.3f dense %.3f multi %.3f", rs/nq, rd/nq, rm/nq)
+	}
+}
+
+// TestCompaction merges segments and drops deleted rows.
+func TestCompaction(t *testing.T) {
+	cfg := segConfig()
+	cfg.MaxSegments = 2
+	s, _ := Open(testSchema(), cfg)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(22, 22))
+	idx := uint64(0)
+	for seg := 0; seg < 3; seg++ {
+		for i := 0; i < 300; i++ {
+			idx++
+			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
+		}
+		idx++
+		apply(t, s, idx, Op{Seal: true})
+	}
+	for i := 0; i < 300; i += 2 {
+		idx++
+		apply(t, s, idx, Op{DeleteID: fmt.Sprintf("s0-%d", i)})
+	}
+	waitBuilt(t, s)
+	ids := s.CompactionDue()
+	if len(ids) < 2 {
+		t.Fatalf("compaction due: %v", ids)
+	}
+	idx++
+	apply(t, s, idx, Op{Compact: ids})
+	waitBuilt(t, s)
+	if s.Len() != 750 {
+		t.Fatalf("len %d, want 750", s.Len())
+	}
+	total := 0
+	for _, in := range s.Segments()[1:] {
+		total += in.Docs - in.Deleted
+	}
+	if total != 750 {
+		t.Fatalf("segments hold %d live docs, want 750: %+v", total, s.Segments())
+	}
+	// a compaction naming a segment that no longer exists does nothing
+	before := s.Segments()
+	idx++
+	apply(t, s, idx, Op{Compact: []uint64{ids[0]}})
+	if len(s.Segments()) != len(before) {
+		t.Fatal("stale compaction changed the segments")
+	}
+}
+
+// TestSnapshotWithSegments round-trips buffer, segments and tombstones, and
+// reads a version-1 snapshot.
+func TestSnapshotWithSegments(t *testing.T) {
+	s, _ := Open(testSchema(), segConfig())
+	defer s.Close()
+	r := rand.New(rand.NewPCG(23, 23))
+	for i := 0; i < 400; i++ {
+		apply(t, s, uint64(i+1), Op{Doc: skewedDoc(r, fmt.Sprintf("d%d", i))})
+	}
+	apply(t, s, 401, Op{Seal: true})
+	apply(t, s, 402, Op{Doc: skewedDoc(r, "late")}, Op{DeleteID: "d5"})
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(testSchema(), segConfig())
+	defer s2.Close()
+	if err := s2.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	waitBuilt(t, s2)
+	if s2.Len() != 400 || s2.AppliedIndex() != 402 {
+		t.Fatalf("restored len %d applied %d", s2.Len(), s2.AppliedIndex())
+	}
+	if _, ok := s2.Get("d5"); ok {
+		t.Fatal("deleted document restored")
+	}
+	segs := s2.Segments()
+	if len(segs) != 2 || segs[0].Docs != 1 || segs[1].Deleted != 1 {
+		t.Fatalf("restored segments: %+v", segs)
+	}
+	// the same query answers the same on both
+	q := skewedDoc(r, "q")
+	a, _ := s.Search(context.Background(), Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense})
+	b, _ := s2.Search(context.Background(), Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense})
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("restored replica answers differently:\n%v\n%v", a, b)
+	}
+}
+
+// TestSnapshotV1Fixture reads the version-1 snapshot kept in testdata.
+func TestSnapshotV1Fixture(t *testing.T) {
+	raw := mustRead(t, "testdata/snapshot-v1.bin")
+	s, _ := New(testSchema())
+	if err := s.Restore(bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 3 || s.AppliedIndex() != 9 {
+		t.Fatalf("v1 fixture: len %d applied %d", s.Len(), s.AppliedIndex())
+	}
+	if d, ok := s.Get("b"); !ok || d.Attrs["lang"].Str != "de" {
+		t.Fatalf("v1 fixture: document b = %+v", d)
+	}
+}
+
+// TestConcurrentSealsAndDeletes runs writers, deleters, seals and searchers
+// at once: a search must never return a document deleted before it started.
+func TestConcurrentSealsAndDeletes(t *testing.T) {
+	cfg := segConfig()
+	cfg.MinIndexDocs = 100
+	s, _ := Open(testSchema(), cfg)
+	defer s.Close()
+	var mu sync.Mutex // serializes Apply, as raft does
+	var index uint64
+	var gone sync.Map // ids deleted for good, with the index of their delete
+	do := func(ops ...Op) uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		index++
+		cmd, _ := EncodeBatch(Batch{Ops: ops})
+		if _, err := s.Apply(index, cmd); err != nil {
+			t.Error(err)
+		}
+		return index
+	}
+	r := rand.New(rand.NewPCG(24, 24))
+	var docs []*Document
+	for i := 0; i < 1200; i++ {
+		docs = append(docs, skewedDoc(r, fmt.Sprintf("c%d", i)))
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // writer + deleter + sealer
+		defer wg.Done()
+		defer stop.Store(true)
+		for i, d := range docs {
+			do(Op{Doc: d})
+			if i%3 == 0 && i > 0 {
+				id := docs[i-1].ID
+				do(Op{DeleteID: id})
+				gone.Store(id, true)
+			}
+			if i%250 == 249 {
+				do(Op{Seal: true})
+			}
+		}
+	}()
+	go func() { // searcher
+		defer wg.Done()
+		rq := rand.New(rand.NewPCG(25, 25))
+		for n := 0; n < 2000 && !stop.Load(); n++ {
+			var before []string
+			gone.Range(func(k, _ any) bool { before = append(before, k.(string)); return true })
+			q := skewedDoc(rq, "q")
+			res, err := s.Search(context.Background(), Query{K: 20, Sparse: &q.Sparse, Dense: q.Dense})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			set := map[string]bool{}
+			for _, id := range before {
+				set[id] = true
+			}
+			for _, h := range append(res.Sparse, res.Dense...) {
+				if set[h.ID] {
+					t.Errorf("search returned %s, deleted before the search began", h.ID)
+					return
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	waitBuilt(t, s)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
