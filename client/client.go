@@ -172,6 +172,29 @@ func (c *Client) DropCollection(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, collPath(name), nil, false, nil)
 }
 
+// Seal asks every shard leader of the collection to seal its write buffer
+// into a segment (through raft, so every replica builds the same one), and
+// returns the collection with its segments. Sealed segments are searched
+// through their indexes once built.
+func (c *Client) Seal(ctx context.Context, name string) (*api.Collection, error) {
+	return c.control(ctx, name, "seal")
+}
+
+// Compact asks every shard leader of the collection to merge its sealed
+// segments and drop deleted documents (through raft), and returns the
+// collection with its segments.
+func (c *Client) Compact(ctx context.Context, name string) (*api.Collection, error) {
+	return c.control(ctx, name, "compact")
+}
+
+func (c *Client) control(ctx context.Context, name, op string) (*api.Collection, error) {
+	var out api.Collection
+	if err := c.do(ctx, http.MethodPost, collPath(name)+"/"+op, nil, false, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Upsert stores docs in the collection, replacing whole any document with the
 // same id, and returns once the writes are committed through raft. The
 // returned Token, passed as a search's consistency, reads these writes.

@@ -154,6 +154,15 @@ func TestEveryEndpoint(t *testing.T) {
 	if _, err := c.Get(ctx, spec.Name, "with/slash"); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
 	}
+	for _, op := range []func(context.Context, string) (*api.Collection, error){c.Seal, c.Compact} {
+		col, err := op(ctx, spec.Name)
+		if err != nil || len(col.Placement) != 2 || len(col.Placement[0].Segments) != 1 {
+			t.Errorf("Seal/Compact: got %+v, %v", col, err)
+		}
+		if _, err := op(ctx, "missing"); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("Seal/Compact of a missing collection: got %v, want ErrNotFound", err)
+		}
+	}
 	if st, err := c.Cluster(ctx); err != nil || len(st.Nodes) != 3 || len(st.Shards) != 2 {
 		t.Errorf("Cluster: got %+v, %v", st, err)
 	}

@@ -44,6 +44,8 @@ func NewServer() *Server {
 	m.HandleFunc("GET /v1/collections/{name}/documents/{id}", s.get)
 	m.HandleFunc("DELETE /v1/collections/{name}/documents/{id}", s.del)
 	m.HandleFunc("POST /v1/collections/{name}/search", s.search)
+	m.HandleFunc("POST /v1/collections/{name}/seal", s.seal)
+	m.HandleFunc("POST /v1/collections/{name}/compact", s.seal)
 	s.Server = httptest.NewServer(s.inject(m))
 	return s
 }
@@ -251,6 +253,22 @@ func (s *Server) drop(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	delete(s.cols, r.PathValue("name"))
 	reply(w, http.StatusOK, struct{}{})
+}
+
+// seal answers seal and compact: every shard reports one ready segment
+// holding all the collection's documents (the server keeps no segments).
+func (s *Server) seal(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	defer s.mu.Unlock()
+	out := c.info
+	out.Placement = append([]api.ShardPlacement(nil), c.info.Placement...)
+	for i := range out.Placement {
+		out.Placement[i].Segments = []api.Segment{{ID: 1, Docs: len(c.docs), State: "ready"}}
+	}
+	reply(w, http.StatusOK, out)
 }
 
 func (s *Server) token() string {

@@ -45,6 +45,13 @@ func TestQuickstartOnCluster(t *testing.T) {
 			t.Errorf("search: hit %s is not an astronomy document\n%s", f[1], out)
 		}
 	}
+	if out := ctl("collection", "seal", "quickstart"); !strings.Contains(out, "SEGMENTS") {
+		t.Errorf("seal: got\n%s", out)
+	}
+	out = ctl("search", "--collection", "quickstart", "--query", filepath.Join(examples, "quickstart-query.json"), "--heap-factor", "0.9")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 6 || !strings.Contains(lines[1], "astro-") {
+		t.Errorf("search after seal: got\n%s", out)
+	}
 	if out := ctl("status"); !strings.Contains(out, "health: ok") || strings.Count(out, "leader") != 2 {
 		t.Errorf("status: got\n%s\nwant health ok and 2 shard leaders", out)
 	}

@@ -20,7 +20,9 @@ func newCollectionCmd(a *app) *cobra.Command {
 		Aliases: []string{"collections", "col"},
 		Short:   "Create, list, describe and drop collections",
 	}
-	cmd.AddCommand(newCollectionCreateCmd(a), newCollectionListCmd(a), newCollectionDescribeCmd(a), newCollectionDropCmd(a))
+	cmd.AddCommand(newCollectionCreateCmd(a), newCollectionListCmd(a), newCollectionDescribeCmd(a), newCollectionDropCmd(a),
+		newCollectionControlCmd(a, "seal", "Seal every shard's write buffer into an indexed segment", a.seal),
+		newCollectionControlCmd(a, "compact", "Merge every shard's sealed segments and drop deleted documents", a.compact))
 	return cmd
 }
 
@@ -215,6 +217,34 @@ func newCollectionDescribeCmd(a *app) *cobra.Command {
 	}
 }
 
+func (a *app) seal(ctx context.Context, name string) (*api.Collection, error) {
+	return a.c.Seal(ctx, name)
+}
+
+func (a *app) compact(ctx context.Context, name string) (*api.Collection, error) {
+	return a.c.Compact(ctx, name)
+}
+
+// newCollectionControlCmd builds `collection seal|compact NAME`, which run
+// op and print the collection with its segments.
+func newCollectionControlCmd(a *app, use, short string, op func(context.Context, string) (*api.Collection, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			col, err := op(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.output == outputJSON {
+				return emitJSON(a.out, col)
+			}
+			return writeCollection(a.out, col)
+		},
+	}
+}
+
 func newCollectionDropCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "drop NAME",
@@ -251,15 +281,32 @@ func writeCollection(w io.Writer, col *api.Collection) error {
 	}
 	fmt.Fprintln(w)
 	tw = table(w)
-	fmt.Fprintln(tw, "SHARD\tLEADER\tREPLICAS")
+	fmt.Fprintln(tw, "SHARD\tLEADER\tREPLICAS\tSEGMENTS")
 	for _, p := range col.Placement {
 		leader := p.Leader
 		if leader == "" {
 			leader = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", p.Shard, leader, strings.Join(p.Replicas, ","))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Shard, leader, strings.Join(p.Replicas, ","), segmentsText(p.Segments))
 	}
 	return tw.Flush()
+}
+
+// segmentsText summarizes a shard's write buffer and segments as
+// "STATE:DOCS" items, with "-DELETED" when some are deleted.
+func segmentsText(segs []api.Segment) string {
+	if len(segs) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(segs))
+	for _, s := range segs {
+		p := fmt.Sprintf("%s:%d", s.State, s.Docs)
+		if s.Deleted > 0 {
+			p += fmt.Sprintf("-%d", s.Deleted)
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " ")
 }
 
 func sparseText(f *api.SparseField) string {

@@ -143,6 +143,11 @@ func TestCollectionListDescribeDrop(t *testing.T) {
 			t.Errorf("describe: got\n%s\nwant it to contain %q", out, want)
 		}
 	}
+	for _, op := range []string{"seal", "compact"} {
+		if out := mustRun(t, srv, "collection", op, "a"); !strings.Contains(out, "ready:0") {
+			t.Errorf("%s: got\n%s\nwant the segments", op, out)
+		}
+	}
 	if out := mustRun(t, srv, "collection", "drop", "a"); out != "dropped collection a\n" {
 		t.Errorf("drop: got %q", out)
 	}
@@ -315,7 +320,7 @@ func TestSearchGetDelete(t *testing.T) {
 	if !strings.Contains(out, "1     c ") || strings.Contains(out, " b ") {
 		t.Errorf("filtered search: got\n%s", out)
 	}
-	q := writeFile(t, "q.json", `{"k":5,"dense":[1,0],"consistency":"strong"}`)
+	q := writeFile(t, "q.json", `{"k":5,"dense":[1,0],"consistency":"strong","params":{"nprobe":4}}`)
 	var res api.SearchResponse
 	if err := json.Unmarshal([]byte(mustRun(t, srv, "-o", "json", "search", "-c", "c", "--query", q, "-k", "1")), &res); err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "a" {
 		t.Errorf("search --query: got %+v, %v", res, err)
@@ -335,6 +340,28 @@ func TestSearchGetDelete(t *testing.T) {
 	}
 	if _, _, err := run(t, srv, "get", "-c", "c", "b"); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("get deleted: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestSearchParamsFlags(t *testing.T) {
+	cmd := newSearchCmd(&app{})
+	if err := cmd.ParseFlags([]string{"-c", "x", "--sparse", "1:1", "--query-cut", "5", "--heap-factor", "0.9", "--exact"}); err != nil {
+		t.Fatal(err)
+	}
+	req, err := buildSearch(searchFlags{sparse: "1:1", k: 10, params: api.SearchParams{QueryCut: 5, HeapFactor: 0.9, Exact: true}}, cmd.Flags().Changed)
+	if err != nil || req.Params == nil || *req.Params != (api.SearchParams{QueryCut: 5, HeapFactor: 0.9, Exact: true}) {
+		t.Errorf("got %+v, %v", req.Params, err)
+	}
+	req, err = buildSearch(searchFlags{sparse: "1:1", k: 10}, func(string) bool { return false })
+	if err != nil || req.Params != nil {
+		t.Errorf("without knobs: got %+v, %v, want no params", req.Params, err)
+	}
+}
+
+func TestSegmentsText(t *testing.T) {
+	got := segmentsText([]api.Segment{{ID: 1, Docs: 1000, Deleted: 3, State: "ready"}, {ID: 2, Docs: 12, State: "buffer"}})
+	if want := "ready:1000-3 buffer:12"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -26,6 +26,7 @@ type searchFlags struct {
 	k           int
 	filters     []string
 	consistency string
+	params      api.SearchParams
 }
 
 func newSearchCmd(a *app) *cobra.Command {
@@ -50,6 +51,12 @@ func newSearchCmd(a *app) *cobra.Command {
 	fl.IntVarP(&f.k, "k", "k", 10, "number of hits")
 	fl.StringArrayVar(&f.filters, "filter", nil, `attribute filter KEY=VALUE (repeatable, all must match); VALUE may be JSON such as [1,2] or {"gte":2000}`)
 	fl.StringVar(&f.consistency, "consistency", "", "eventual, strong, or a write token (read your writes)")
+	fl.IntVar(&f.params.QueryCut, "query-cut", 0, "Seismic: largest sparse query components walked (server default 10)")
+	fl.Float32Var(&f.params.HeapFactor, "heap-factor", 0, "Seismic: skip blocks whose summary score is below this × the k-th best (server default 0.8)")
+	fl.IntVar(&f.params.NProbe, "nprobe", 0, "dense: IVF lists scanned (server default per codec)")
+	fl.IntVar(&f.params.Oversample, "oversample", 0, "dense: k multiplier of candidates rescored at full precision")
+	fl.IntVar(&f.params.Candidates, "candidates", 0, "multi-vector: candidates reranked by exact MaxSim (server default 10·k)")
+	fl.BoolVar(&f.params.Exact, "exact", false, "score every document exactly, ignoring the indexes")
 	_ = cmd.MarkFlagRequired("collection")
 	return cmd
 }
@@ -98,6 +105,28 @@ func buildSearch(f searchFlags, changed func(string) bool) (api.SearchRequest, e
 	}
 	if f.consistency != "" {
 		req.Consistency = parseConsistency(f.consistency)
+	}
+	for _, name := range []string{"query-cut", "heap-factor", "nprobe", "oversample", "candidates", "exact"} {
+		if !changed(name) {
+			continue
+		}
+		if req.Params == nil {
+			req.Params = &api.SearchParams{}
+		}
+		switch name {
+		case "query-cut":
+			req.Params.QueryCut = f.params.QueryCut
+		case "heap-factor":
+			req.Params.HeapFactor = f.params.HeapFactor
+		case "nprobe":
+			req.Params.NProbe = f.params.NProbe
+		case "oversample":
+			req.Params.Oversample = f.params.Oversample
+		case "candidates":
+			req.Params.Candidates = f.params.Candidates
+		case "exact":
+			req.Params.Exact = f.params.Exact
+		}
 	}
 	if req.Sparse == nil && req.Dense == nil && req.Multivector == nil {
 		return req, fmt.Errorf("%w: search needs --sparse, --dense or --query", errUsage)

@@ -63,10 +63,10 @@ func runStatus(ctx context.Context, c *client.Client, w io.Writer, format string
 		return nil
 	}
 	tw = table(w)
-	fmt.Fprintln(tw, "COLLECTION\tSHARD\tREPLICA\tROLE\tTERM\tAPPLIED\tLAST\tDOCS\tERROR")
+	fmt.Fprintln(tw, "COLLECTION\tSHARD\tREPLICA\tROLE\tTERM\tAPPLIED\tLAST\tDOCS\tSEGMENTS\tERROR")
 	for _, s := range st.Shards {
 		for _, r := range s.Replicas {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Collection, s.Shard, r.Node, r.Role, r.Term, r.AppliedIndex, r.LastIndex, r.Documents, oneLine(r.Error))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Collection, s.Shard, r.Node, r.Role, r.Term, r.AppliedIndex, r.LastIndex, r.Documents, segmentsText(r.Segments), oneLine(r.Error))
 		}
 	}
 	return tw.Flush()
