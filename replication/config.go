@@ -94,9 +94,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BindAddr:           "127.0.0.1:0",
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      20 * time.Millisecond,
 		ApplyTimeout:       10 * time.Second,
 		TransportTimeout:   10 * time.Second,

@@ -1,18 +1,328 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shoal-search/shoal/api"
+	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/internal/dataset"
+	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/shard"
+	"github.com/shoal-search/shoal/shard/seismic"
 )
 
-// newClusterCmd is a placeholder until the cluster benchmark lands.
+type clusterOpts struct {
+	docs, nq, k, shards, batch, parallel, sealDocs, queryCut int
+	heapFactor                                               float32
+	rfs                                                      []int
+	logLevel                                                 string
+}
+
+// newClusterCmd measures a whole in-process cluster: ingest through the HTTP
+// API with rf 1 and then rf 3, then search latency and recall against exact,
+// next to one Seismic index over the same documents in the same run.
 func newClusterCmd() *cobra.Command {
-	return &cobra.Command{
+	var o clusterOpts
+	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "cluster benchmark (not built yet)",
+		Short: "ingest and search through an in-process cluster (rf 1 and rf 3) against a single Seismic index",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("cluster benchmark is not built yet")
+			return runCluster(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
+	f := cmd.Flags()
+	f.IntVar(&o.docs, "docs", 100000, "synthetic SPLADE-like documents")
+	f.IntVar(&o.nq, "nq", 200, "queries")
+	f.IntVar(&o.k, "k", 10, "k")
+	f.IntVar(&o.shards, "shards", 2, "shards")
+	f.IntVar(&o.batch, "batch", 1000, "documents per upsert")
+	f.IntVar(&o.parallel, "parallel", 4, "concurrent upserts")
+	f.IntVar(&o.sealDocs, "seal-docs", 0, "write-buffer size that seals a segment (0: docs/shards/2, at most the default)")
+	f.IntVar(&o.queryCut, "query-cut", 0, "Seismic query_cut (0: index default)")
+	f.Float32Var(&o.heapFactor, "heap-factor", 0, "Seismic heap_factor (0: index default)")
+	f.IntSliceVar(&o.rfs, "rf", []int{1, 3}, "replication factors to run, in order")
+	f.StringVar(&o.logLevel, "log-level", "error", "cluster log level")
+	return cmd
+}
+
+func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg := dataset.DefaultSparseSynthConfig()
+	cfg.Docs, cfg.Queries = o.docs, o.nq
+	docs, queries, err := dataset.GenerateSparse(cfg)
+	if err != nil {
+		return err
+	}
+	fwd := seismic.Forward{Offsets: docs.Offsets, Indices: docs.Indices, Values: docs.Values, Dim: docs.Dim}
+	ids := make([]string, docs.Len())
+	for i := range ids {
+		ids[i] = fmt.Sprintf("d%07d", i)
+	}
+	// exact ground truth
+	ex, err := seismic.NewExact(fwd)
+	if err != nil {
+		return err
+	}
+	truth := make([][]string, queries.Len())
+	for qi := range truth {
+		qidx, qval := queries.Row(qi)
+		for _, it := range ex.Search(seismic.Vector{Indices: qidx, Values: qval}, o.k, nil) {
+			truth[qi] = append(truth[qi], ids[it.ID])
+		}
+	}
+	sp := seismic.DefaultSearchParams()
+	if o.queryCut > 0 {
+		sp.QueryCut = o.queryCut
+	}
+	if o.heapFactor > 0 {
+		sp.HeapFactor = o.heapFactor
+	}
+	// one Seismic index over the same documents: the latency to compare with
+	start := time.Now()
+	single, err := seismic.Build(fwd, shard.DefaultConfig().Seismic)
+	if err != nil {
+		return err
+	}
+	buildS := time.Since(start).Seconds()
+	var lat []time.Duration
+	var rec float64
+	for qi := 0; qi < queries.Len(); qi++ {
+		qidx, qval := queries.Row(qi)
+		t0 := time.Now()
+		items := single.Search(seismic.Vector{Indices: qidx, Values: qval}, o.k, sp, nil, nil)
+		lat = append(lat, time.Since(t0))
+		var got []string
+		for _, it := range items {
+			got = append(got, ids[it.ID])
+		}
+		rec += eval.Recall(got, truth[qi])
+	}
+	singleP50 := clusterPct(lat, 50)
+	if err := emit(w, map[string]any{"bench": "cluster", "index": "seismic-single", "docs": o.docs, "queries": o.nq, "k": o.k,
+		"recall": rec / float64(queries.Len()), "p50_us": clusterUS(singleP50), "p99_us": clusterUS(clusterPct(lat, 99)), "build_s": buildS, "threads": 1}); err != nil {
+		return err
+	}
+	var ingest1 float64
+	for _, rf := range o.rfs {
+		res, err := clusterRun(ctx, o, rf, docs, queries, ids, truth, sp)
+		if err != nil {
+			return fmt.Errorf("rf %d: %w", rf, err)
+		}
+		res["p50_ratio_vs_single"] = res["p50_us"].(float64) / clusterUS(singleP50)
+		if rf == 1 {
+			ingest1 = res["ingest_docs_s"].(float64)
+		} else if ingest1 > 0 {
+			res["ingest_ratio_rf3_vs_rf1"] = res["ingest_docs_s"].(float64) / ingest1
+		}
+		if err := emit(w, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *dataset.Sparse, ids []string, truth [][]string, sp seismic.SearchParams) (map[string]any, error) {
+	dir, err := os.MkdirTemp("", "shoalbench-cluster-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	port, err := clusterFreeBase(3)
+	if err != nil {
+		return nil, err
+	}
+	scfg := shard.DefaultConfig()
+	scfg.SealDocs = o.sealDocs
+	if scfg.SealDocs <= 0 {
+		scfg.SealDocs = min(shard.DefaultConfig().SealDocs, max(1000, o.docs/o.shards/2))
+	}
+	c, err := devcluster.Start(ctx, devcluster.Config{Dir: dir, HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Nodes: 3,
+		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(o.logLevel)}))})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	cl, err := client.New(c.URL(), client.WithTimeout(2*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, err := cl.Health(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cluster not healthy")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	name := "bench"
+	if _, err := cl.CreateCollection(ctx, api.CollectionSpec{Name: name, Shards: o.shards, Replication: rf, Sparse: &api.SparseField{MaxTerm: docs.Dim}}); err != nil {
+		return nil, err
+	}
+	// ingest, several batches in flight; after each acknowledgement check
+	// that one of its documents is found at once
+	var mu sync.Mutex
+	var firstErr error
+	var visibleMiss int
+	var visLat []time.Duration
+	batches := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range o.parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for from := range batches {
+				to := min(from+o.batch, docs.Len())
+				b := make([]api.Document, 0, to-from)
+				for i := from; i < to; i++ {
+					idx, val := docs.Row(i)
+					b = append(b, api.Document{ID: ids[i], Sparse: &api.SparseVector{Indices: idx, Values: val}})
+				}
+				if _, err := cl.Upsert(ctx, name, b); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				if (from/o.batch)%10 == 0 {
+					t0 := time.Now()
+					last := b[len(b)-1]
+					found := false
+					for time.Since(t0) < time.Second && !found {
+						if _, err := cl.Get(ctx, name, last.ID); err == nil {
+							found = true
+						}
+					}
+					mu.Lock()
+					visLat = append(visLat, time.Since(t0))
+					if !found {
+						visibleMiss++
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for from := 0; from < docs.Len(); from += o.batch {
+		batches <- from
+	}
+	close(batches)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	ingest := time.Since(start)
+	// seal what is left and wait for every build
+	if _, err := cl.Seal(ctx, name); err != nil {
+		return nil, err
+	}
+	buildWait := time.Now()
+	for {
+		st, err := cl.Cluster(ctx)
+		if err != nil {
+			return nil, err
+		}
+		building := 0
+		for _, sh := range st.Shards {
+			for _, r := range sh.Replicas {
+				for _, sg := range r.Segments {
+					if sg.State == "building" {
+						building++
+					}
+				}
+			}
+		}
+		if building == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	buildWaitS := time.Since(buildWait).Seconds()
+	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
+	var lat []time.Duration
+	var rec float64
+	for qi := 0; qi < queries.Len(); qi++ {
+		qidx, qval := queries.Row(qi)
+		t0 := time.Now()
+		res, err := cl.Search(ctx, name, api.SearchRequest{K: o.k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
+		if err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(t0))
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		rec += eval.Recall(got, truth[qi])
+	}
+	return map[string]any{
+		"bench": "cluster", "index": "cluster", "rf": rf, "shards": o.shards, "nodes": 3, "docs": docs.Len(), "queries": queries.Len(), "k": o.k,
+		"seal_docs": scfg.SealDocs, "recall": rec / float64(queries.Len()), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
+		"ingest_docs_s": float64(docs.Len()) / ingest.Seconds(), "ingest_s": ingest.Seconds(), "final_build_wait_s": buildWaitS,
+		"visible_checks": len(visLat), "visible_within_1s_misses": visibleMiss, "visible_p99_us": clusterUS(clusterPct(visLat, 99)),
+		"threads": 1, "gomaxprocs": runtime.GOMAXPROCS(0),
+	}, nil
+}
+
+func clusterPct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)]
+}
+
+func clusterUS(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// freeBase finds a port P with P..P+3 and P+10..P+10+nodes free.
+func clusterFreeBase(nodes int) (int, error) {
+	for p := 21000; p < 60000; p += 97 {
+		ok := true
+		for _, off := range append([]int{0, 1, 2, 3}, clusterSeq(10, 10+nodes)...) {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free ports")
+}
+
+func clusterSeq(a, b int) []int {
+	var s []int
+	for i := a; i < b; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func level(s string) slog.Level {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelError
+	}
+	return lv
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -147,6 +148,27 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 // NodeID returns the id of node i.
 func NodeID(i int) string { return fmt.Sprintf("n%d", i+1) }
 
+// shardConfig returns the engine configuration of the nodes. All nodes share
+// one process here, so each build gets a share of the cores: three replicas
+// building at once must not starve raft's heartbeats.
+func (c *Cluster) shardConfig() *shard.Config {
+	sc := shard.DefaultConfig()
+	if c.cfg.Shard != nil {
+		sc = *c.cfg.Shard
+	}
+	workers := max(1, runtime.GOMAXPROCS(0)/c.cfg.Nodes)
+	if sc.Seismic.Workers == 0 {
+		sc.Seismic.Workers = workers
+	}
+	if sc.Dense.Workers == 0 {
+		sc.Dense.Workers = workers
+	}
+	if sc.Multi.Workers == 0 {
+		sc.Multi.Workers = workers
+	}
+	return &sc
+}
+
 func (c *Cluster) startNode(ctx context.Context, i int) error {
 	nc, err := nats.Connect(c.nats.ClientURL(), nats.MaxReconnects(-1))
 	if err != nil {
@@ -161,7 +183,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		Logger:   c.cfg.Logger.With("role", "node"),
 		LeaseTTL: 3 * time.Second,
 		Raft:     c.cfg.Raft,
-		Shard:    c.cfg.Shard,
+		Shard:    c.shardConfig(),
 	})
 	if err != nil {
 		nc.Close()
