@@ -2,9 +2,11 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +46,11 @@ func (h *hclogger) Log(lv hclog.Level, msg string, args ...any) {
 		return
 	}
 	level := slogLevel(lv)
+	if level >= slog.LevelWarn && closedConn(args) {
+		// raft's transport reports every connection closed under it,
+		// which is what closing a group or a host does: not an error.
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if !h.l.Enabled(ctx, level) {
 		return
@@ -127,4 +134,15 @@ func (w stdWriter) Write(p []byte) (int, error) {
 		w.h.Info(line)
 	}
 	return len(p), nil
+}
+
+// closedConn reports whether args carry an error saying the connection was
+// closed locally.
+func closedConn(args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, net.ErrClosed) {
+			return true
+		}
+	}
+	return false
 }

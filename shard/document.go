@@ -139,7 +139,6 @@ func (s *Schema) Validate(d *Document) error {
 	if len(d.ID) > MaxIDBytes {
 		return fieldErr("id", "longer than %d bytes", MaxIDBytes)
 	}
-	hasAny := false
 	if len(d.Sparse.Indices) > 0 || len(d.Sparse.Values) > 0 {
 		if s.SparseMaxTerm == 0 {
 			return fieldErr("sparse", "the collection has no sparse field")
@@ -147,7 +146,6 @@ func (s *Schema) Validate(d *Document) error {
 		if err := ValidateSparse("sparse", d.Sparse, s.SparseMaxTerm); err != nil {
 			return err
 		}
-		hasAny = true
 	}
 	if d.Dense != nil {
 		if s.DenseDim == 0 {
@@ -156,7 +154,6 @@ func (s *Schema) Validate(d *Document) error {
 		if err := ValidateDense("dense", d.Dense, s.DenseDim); err != nil {
 			return err
 		}
-		hasAny = true
 	}
 	if d.Multi != nil {
 		if s.MultiDim == 0 {
@@ -165,10 +162,6 @@ func (s *Schema) Validate(d *Document) error {
 		if err := ValidateMulti("multivector", d.Multi, s.MultiDim); err != nil {
 			return err
 		}
-		hasAny = true
-	}
-	if !hasAny {
-		return fieldErr("id", "document %q has no vector field", d.ID)
 	}
 	for name, a := range d.Attrs {
 		kind, ok := s.Attributes[name]

@@ -601,7 +601,11 @@ func (s *Shard) scanLocked(ctx context.Context, p *prepared, docs []*Document, n
 			continue
 		}
 		if hs != nil && len(d.Sparse.Indices) > 0 {
-			hs.Push(slot, SparseDot(p.Sparse.Indices, p.Sparse.Values, d.Sparse.Indices, d.Sparse.Values))
+			// Like an inverted index, only documents that share a term
+			// with the query are candidates.
+			if sc, overlap := sparseScore(p.Sparse.Indices, p.Sparse.Values, d.Sparse.Indices, d.Sparse.Values); overlap {
+				hs.Push(slot, sc)
+			}
 		}
 		if hd != nil && d.Dense != nil {
 			hd.Push(slot, denseScore(s.schema.DenseMetric, p.Dense, p.denseNorm, d.Dense, ns[slot].dense))
@@ -678,7 +682,15 @@ func SortHits(h []Hit) {
 // SparseDot returns the inner product of two sparse vectors with ascending
 // indices, accumulated in index order in float32.
 func SparseDot(qi []uint32, qv []float32, di []uint32, dv []float32) float32 {
+	s, _ := sparseScore(qi, qv, di, dv)
+	return s
+}
+
+// sparseScore is SparseDot that also reports whether the vectors share a
+// term.
+func sparseScore(qi []uint32, qv []float32, di []uint32, dv []float32) (float32, bool) {
 	var s float32
+	overlap := false
 	i, j := 0, 0
 	for i < len(qi) && j < len(di) {
 		switch {
@@ -688,11 +700,12 @@ func SparseDot(qi []uint32, qv []float32, di []uint32, dv []float32) float32 {
 			j++
 		default:
 			s += qv[i] * dv[j]
+			overlap = true
 			i++
 			j++
 		}
 	}
-	return s
+	return s, overlap
 }
 
 func denseScore(m Metric, q []float32, qNorm float32, d []float32, dNorm float32) float32 {

@@ -104,7 +104,9 @@ func TestApplySearchDelete(t *testing.T) {
 		if d.Attrs["lang"].Str != "en" {
 			continue
 		}
-		ws = append(ws, Hit{d.ID, SparseDot(q.Sparse.Indices, q.Sparse.Values, d.Sparse.Indices, d.Sparse.Values)})
+		if sc, overlap := sparseScore(q.Sparse.Indices, q.Sparse.Values, d.Sparse.Indices, d.Sparse.Values); overlap {
+			ws = append(ws, Hit{d.ID, sc})
+		}
 		wd = append(wd, Hit{d.ID, denseScore(MetricCosine, q.Dense, vnorm(q.Dense), d.Dense, vnorm(d.Dense))})
 		ms, _ := maxSim(q.Multi, d.Multi, 2, false, nil)
 		wm = append(wm, Hit{d.ID, ms})

@@ -61,7 +61,9 @@ func exactSparse(docs map[string]*api.Document, q *api.SparseVector, k int) []ap
 		if d.Sparse == nil {
 			continue
 		}
-		if s := sparseDot(q, d.Sparse); s > 0 || true {
+		// only documents sharing a term with the query (all values here
+		// are positive, so that is a positive score)
+		if s := sparseDot(q, d.Sparse); s > 0 {
 			hits = append(hits, api.Hit{ID: id, Score: s})
 		}
 	}
