@@ -189,17 +189,21 @@ func heavier(q []float32, a, b uint32) bool {
 // scoreBlock scores the unvisited documents of block b.
 func (ix *Index) scoreBlock(s *scratch, b uint32, filter *roaring.Bitmap) {
 	docs := ix.post[ix.blkOff[b]:ix.blkOff[b+1]]
-	for i, d := range docs {
-		if i+1 < len(docs) {
-			ix.touch(s, docs[i+1])
+	// Touch every unvisited document first, so that their cache misses
+	// overlap, then score them.
+	for _, d := range docs {
+		if s.visited[d>>6]&(1<<(d&63)) == 0 {
+			ix.touch(s, d)
 		}
+	}
+	for _, d := range docs {
 		ix.visit(s, d, filter)
 	}
 }
 
-// touch loads one word of every cache line of document d's forward entries
-// without waiting for them, so that the memory system fetches the next
-// document while the current one is scored (Go has no prefetch intrinsic).
+// touch loads one word of every cache line of document d's forward entries,
+// without a dependency on the result, so that the misses of a whole block
+// are in flight at once (Go has no prefetch intrinsic).
 func (ix *Index) touch(s *scratch, d uint32) {
 	a, e := ix.fOff[d], ix.fOff[d+1]
 	var x uint32

@@ -174,7 +174,7 @@ func TestLayouts(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	fwd, q := synth(t, 5000, 20)
+	fwd, q := synth(t, 2500, 20)
 	ix, err := Build(fwd, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
