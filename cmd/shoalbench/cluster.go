@@ -233,25 +233,8 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		return nil, err
 	}
 	buildWait := time.Now()
-	for {
-		st, err := cl.Cluster(ctx)
-		if err != nil {
-			return nil, err
-		}
-		building := 0
-		for _, sh := range st.Shards {
-			for _, r := range sh.Replicas {
-				for _, sg := range r.Segments {
-					if sg.State == "building" {
-						building++
-					}
-				}
-			}
-		}
-		if building == 0 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := waitNoBuilds(ctx, cl); err != nil {
+		return nil, err
 	}
 	buildWaitS := time.Since(buildWait).Seconds()
 	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
@@ -271,7 +254,47 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		}
 		rec += eval.Recall(got, truth[qi])
 	}
+	// restart the whole cluster on its data: time until it serves, and until
+	// every segment has rebuilt its indexes; then recall again
+	if err := c.Close(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	c, err = devcluster.Start(ctx, devcluster.Config{Dir: dir, HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Nodes: 3,
+		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(o.logLevel)}))})
+	if err != nil {
+		return nil, fmt.Errorf("restart: %w", err)
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if _, err := cl.Health(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cluster not healthy after restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	healthyS := time.Since(t0).Seconds()
+	if err := waitNoBuilds(ctx, cl); err != nil {
+		return nil, err
+	}
+	builtS := time.Since(t0).Seconds()
+	var rec2 float64
+	for qi := 0; qi < queries.Len(); qi++ {
+		qidx, qval := queries.Row(qi)
+		res, err := cl.Search(ctx, name, api.SearchRequest{K: o.k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
+		if err != nil {
+			return nil, err
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		rec2 += eval.Recall(got, truth[qi])
+	}
 	return map[string]any{
+		"restart_healthy_s": healthyS, "restart_built_s": builtS, "restart_recall": rec2 / float64(queries.Len()),
 		"bench": "cluster", "index": "cluster", "rf": rf, "shards": o.shards, "nodes": 3, "docs": docs.Len(), "queries": queries.Len(), "k": o.k,
 		"seal_docs": scfg.SealDocs, "recall": rec / float64(queries.Len()), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
 		"ingest_docs_s": float64(docs.Len()) / ingest.Seconds(), "ingest_s": ingest.Seconds(), "final_build_wait_s": buildWaitS,
@@ -325,4 +348,32 @@ func level(s string) slog.Level {
 		return slog.LevelError
 	}
 	return lv
+}
+
+// waitNoBuilds waits until no replica reports a segment building.
+func waitNoBuilds(ctx context.Context, cl *client.Client) error {
+	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); {
+		st, err := cl.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		building := 0
+		for _, sh := range st.Shards {
+			for _, r := range sh.Replicas {
+				if r.Error != "" {
+					building++
+				}
+				for _, sg := range r.Segments {
+					if sg.State == "building" {
+						building++
+					}
+				}
+			}
+		}
+		if building == 0 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("segments still building after 30 minutes")
 }

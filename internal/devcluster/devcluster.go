@@ -65,6 +65,9 @@ type Cluster struct {
 	ln      net.Listener
 	reg     *prometheus.Registry
 
+	closeOnce sync.Once
+	closeErr  error
+
 	mu     sync.Mutex
 	nodes  []*node.Node
 	nodeNC []*nats.Conn
@@ -226,8 +229,14 @@ func (c *Cluster) StopNode(i int) error {
 // StartNode restarts node i on its data.
 func (c *Cluster) StartNode(ctx context.Context, i int) error { return c.startNode(ctx, i) }
 
-// Close stops the whole cluster, keeping its data.
+// Close stops the whole cluster, keeping its data. Closing twice is a
+// no-op.
 func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.close() })
+	return c.closeErr
+}
+
+func (c *Cluster) close() error {
 	var errs []error
 	if c.http != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
