@@ -200,13 +200,15 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		cfg.Values = seismic.ValueF16
 	}
 	t0 = time.Now()
+	cpu0 := processCPUSeconds()
 	ix, err := seismic.Build(fwd, cfg)
 	if err != nil {
 		return err
 	}
 	buildS := time.Since(t0).Seconds()
+	buildCPU := processCPUSeconds() - cpu0
 	st := ix.Stats()
-	if err := emit(out, map[string]any{"bench": "sparse-index", "build_s": buildS, "stats": st,
+	if err := emit(out, map[string]any{"bench": "sparse-index", "build_s": buildS, "build_cpu_s": buildCPU, "stats": st,
 		"overhead_vs_forward": float64(st.TotalBytes) / float64(st.ForwardBytes),
 		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
 			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,

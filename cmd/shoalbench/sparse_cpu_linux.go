@@ -19,3 +19,12 @@ func threadCPUNanos() int64 {
 	}
 	return ts.Nano()
 }
+
+// processCPUSeconds returns the user+system CPU time of the whole process.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}

@@ -4,3 +4,6 @@ package main
 
 // threadCPUNanos is unavailable outside Linux; CPU latencies print as 0.
 func threadCPUNanos() int64 { return 0 }
+
+// processCPUSeconds is unavailable outside Linux.
+func processCPUSeconds() float64 { return 0 }
