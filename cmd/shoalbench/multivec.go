@@ -32,6 +32,12 @@ recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (Sci
 	f.StringVar(&o.rerank, "rerank", o.rerank, "comma list of candidate counts for muvera/centroid-ivf")
 	f.IntVar(&o.synthDocs, "synth-docs", o.synthDocs, "synthetic corpus size (part synth)")
 	f.IntVar(&o.synthQueries, "synth-queries", o.synthQueries, "synthetic queries")
+	f.StringVar(&o.truthCache, "truth-cache", o.truthCache, "file caching the exhaustive top-10 and latencies between runs (empty = none)")
+	f.IntVar(&o.fdePQM, "fde-pqm", o.fdePQM, "PQ subspaces of the FDE table (codec pq; 0 = dim/4)")
+	f.IntVar(&o.fdeOversample, "fde-oversample", o.fdeOversample, "FDE candidates taken from codes = oversample·rerank, rescored from an f32 copy (≤1 = no rescoring copy)")
+	f.IntVar(&o.fdeNList, "fde-nlist", o.fdeNList, "IVF lists of the FDE table (0 = flat)")
+	f.IntVar(&o.fdeNProbe, "fde-nprobe", o.fdeNProbe, "IVF lists probed in the FDE table")
+	f.IntVar(&o.fdeIters, "fde-iters", o.fdeIters, "k-means iterations of the FDE table's PQ/IVF training (0 = embtable default)")
 	f.IntVar(&o.workers, "workers", o.workers, "build workers (0 = GOMAXPROCS)")
 	return cmd
 }

@@ -183,6 +183,11 @@ type SearchParams struct {
 	// NProbe is the IVF lists scanned by the candidate table (FDE or
 	// centroid) when it has IVF; 0 means the table default. Default 0.
 	NProbe int
+	// Oversample multiplies Rerank to give the candidates taken from the
+	// FDE table's codes before it rescores them from its rescoring copy
+	// (when the table has one, see Config.FDETable.Rescore); 0 or 1 means no
+	// oversampling. Default 0.
+	Oversample int
 	// PerQueryVector is the number of stored vectors each query vector
 	// retrieves on the ByCentroids path; 0 means 2·Rerank. Default 0.
 	PerQueryVector int

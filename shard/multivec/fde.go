@@ -2,9 +2,9 @@ package multivec
 
 import (
 	"math"
-	"slices"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
 // FDEConfig holds the parameters of MUVERA fixed-dimensional encodings.
@@ -29,14 +29,15 @@ type FDEConfig struct {
 	Seed uint64
 	// Dedup drops exact duplicate vectors of a document before averaging.
 	// MaxSim is a function of the vector set, but partition means weight
-	// repeats (a word used 15 times would dominate its partition). Default
-	// true.
+	// repeats (a word used 15 times would dominate its partition). On
+	// SciFact GloVe it lowers recall (repeats carry term frequency), so the
+	// default is false.
 	Dedup bool
 }
 
 // DefaultFDEConfig returns the defaults documented on FDEConfig.
 func DefaultFDEConfig() FDEConfig {
-	return FDEConfig{KSim: 6, DProj: 8, Reps: 16, FillEmpty: true, Seed: 1, Dedup: true}
+	return FDEConfig{KSim: 6, DProj: 8, Reps: 16, FillEmpty: true, Seed: 1}
 }
 
 // Validate reports whether c describes an encoding.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shoal-search/shoal/shard/embtable"
 )
 
 func unitVecs(rng *rand.Rand, n, dim int) []float32 {
@@ -106,5 +108,40 @@ func TestFDEDimAndFinalProjection(t *testing.T) {
 	e2, _ := NewFDE(8, FDEConfig{KSim: 2, DProj: 4, Reps: 3, Seed: 1})
 	if e2.Dim() != 3*4*4 {
 		t.Fatalf("dim: got %d, want 48", e2.Dim())
+	}
+}
+
+func TestDedupRows(t *testing.T) {
+	d := []float32{1, 2, 3, 4, 1, 2, 5, 6, 3, 4}
+	got := dedupRows(d, 2)
+	want := []float32{1, 2, 3, 4, 5, 6}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if u := []float32{1, 2, 3, 4}; &dedupRows(u, 2)[0] != &u[0] {
+		t.Fatal("a set without repeats was copied")
+	}
+}
+
+func TestFDEOversampleRescore(t *testing.T) {
+	const dim = 16
+	docs, queries := topicalDocs(11, 200, 5, dim)
+	cfg := testConfig(dim)
+	cfg.FDETable.Codec, cfg.FDETable.PQM, cfg.FDETable.Rescore = embtable.PQ, 16, embtable.RescoreF32
+	s, err := Build(docs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queries {
+		want := ids(s.Search(q, 5, SearchParams{Candidates: Exhaustive}, nil, nil))
+		got := ids(s.Search(q, 5, SearchParams{Candidates: ByFDE, Rerank: 200, Oversample: 4}, nil, nil))
+		if overlap(got, want) != 5 {
+			t.Fatalf("full rerank through PQ+rescore: got %v, want %v", got, want)
+		}
 	}
 }

@@ -386,7 +386,7 @@ func (s *Store) Search(q []float32, k int, p SearchParams, filter *roaring.Bitma
 	switch {
 	case p.Candidates == ByFDE && s.fdeTab != nil:
 		sc.fq = s.fde.EncodeQuery(sc.fq[:0], qq)
-		sp := embtable.SearchParams{NProbe: p.NProbe, Oversample: 1}
+		sp := embtable.SearchParams{NProbe: p.NProbe, Oversample: max(1, p.Oversample), Rescore: p.Oversample > 1}
 		sc.items = s.fdeTab.Search(sc.fq, rerank, sp, filter, sc.items[:0])
 		sc.heap.Reset(k)
 		for _, it := range sc.items {
