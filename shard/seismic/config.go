@@ -52,7 +52,10 @@ type Config struct {
 	// Default 0.
 	NPostings int
 	// AutoKeep is the fraction of all entries kept when NPostings is 0.
-	// Default 0.12 (the share the Seismic paper keeps on MS MARCO).
+	// Default 0.25: on SPLADE-like data it scores far fewer documents per
+	// query at 95% recall than 0.12 (the share the Seismic paper keeps on MS
+	// MARCO), at the price of an index 1.9x the forward index instead of
+	// 1.45x.
 	AutoKeep float64
 	// MaxFraction caps each list at MaxFraction·NPostings entries under
 	// PruneGlobal. Default 1.5.
@@ -96,7 +99,7 @@ func DefaultConfig() Config {
 	kp := DefaultSearchParams()
 	kp.QueryCut = 20
 	return Config{
-		Pruning: PruneGlobal, AutoKeep: 0.12, MaxFraction: 1.5,
+		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
 		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.15,
 		Values: ValueF32, KNNParams: kp, Reorder: true, Seed: 42,
 	}
