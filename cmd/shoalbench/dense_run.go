@@ -360,7 +360,7 @@ func denseSpecs(set *denseSet, n int, quick bool) []denseSpec {
 		{codec: embtable.PQ, pqm: m32, rescore: embtable.RescoreF32, params: os(0, 10, 20, 50, 100)},
 		{codec: embtable.Binary, rescore: embtable.RescoreF32, params: os(0, 10, 50, 100)},
 		{codec: embtable.RaBitQ, rescore: embtable.RescoreF32, params: os(0, 1, 10, 20, 50)},
-		{codec: embtable.PQ, nlist: nlist, pqm: mIVF16, rescore: embtable.RescoreF32, params: probes([]int{8, 16, 32, 64}, 10, 20)},
+		{codec: embtable.PQ, nlist: nlist, pqm: mIVF16, rescore: embtable.RescoreF32, params: probes([]int{8, 16, 32, 64}, 10, 20, 50)},
 		{codec: embtable.PQ, nlist: nlist, pqm: mIVF32, rescore: embtable.RescoreF32, params: probes([]int{16, 32, 64}, 20, 50)},
 		{codec: embtable.RaBitQ, nlist: nlist, rescore: embtable.RescoreF32, params: probes([]int{8, 16, 32, 64}, 10, 20)},
 		{codec: embtable.SQ8, nlist: nlist, rescore: embtable.RescoreF32, params: probes([]int{8, 16, 32}, 2)},
