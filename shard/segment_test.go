@@ -221,6 +221,7 @@ func TestSnapshotWithSegments(t *testing.T) {
 	if err := s2.Restore(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}
+	waitBuilt(t, s)
 	waitBuilt(t, s2)
 	if s2.Len() != 400 || s2.AppliedIndex() != 402 {
 		t.Fatalf("restored len %d applied %d", s2.Len(), s2.AppliedIndex())
