@@ -29,6 +29,8 @@ type scratch struct {
 	vl, delta, constTerm, nQC, cq float32
 	// SQ: Σ query·min (IP).
 	sqConst float32
+	// rescored counts the candidates the last search re-scored (for tests).
+	rescored int
 }
 
 func (t *Table) getScratch() *scratch {
@@ -104,8 +106,16 @@ func (t *Table) Search(q []float32, k int, p SearchParams, filter *roaring.Bitma
 	if !rescore {
 		return s.cand.sorted(dst)
 	}
+	return t.rescoreCandidates(s, k, bound, dst)
+}
+
+// rescoreCandidates re-scores s.cand from the rescoring copy and appends the
+// best k to dst. With bound set the candidates are ranked by their upper
+// bound, and it stops at the first one that cannot beat the k-th exact score.
+func (t *Table) rescoreCandidates(s *scratch, k int, bound bool, dst []topk.Item) []topk.Item {
 	s.items = s.cand.sorted(s.items[:0])
 	s.final.reset(k)
+	s.rescored = 0
 	for _, it := range s.items {
 		// With RaBitQ the candidates come in order of their upper bound:
 		// once it falls below the k-th exact score, no later one can enter.
@@ -113,6 +123,7 @@ func (t *Table) Search(q []float32, k int, p SearchParams, filter *roaring.Bitma
 			break
 		}
 		s.final.push(it.ID, t.exact(s.q, it.ID))
+		s.rescored++
 	}
 	return s.final.sorted(dst)
 }
@@ -299,6 +310,12 @@ func (t *Table) scanRaBitQ(s *scratch, lo, hi int, filter *roaring.Bitmap, bound
 	invSqrtD := 1 / float32(math.Sqrt(float64(t.rdim)))
 	errScale := float32(rabitqEps / math.Sqrt(float64(t.rdim-1)))
 	vl, delta, constTerm, nQC, cq := s.vl, s.delta, s.constTerm, s.nQC, s.cq
+	// The 4-bit query rounding adds error to ⟨x̄, q'⟩: each of the D terms
+	// is off by at most Δ/2, roughly uniformly, so the sum (scaled by 1/√D)
+	// has a standard deviation of Δ/√12; three of them are added to the
+	// paper's bound, which assumes an exact query.
+	qerr := 3 * delta / float32(math.Sqrt(12))
+	widest := t.maxErr*errScale + qerr*t.maxInvIPF
 	_ = rd
 	h := &s.cand
 	for pos := lo; pos < hi; pos++ {
@@ -327,10 +344,10 @@ func (t *Table) scanRaBitQ(s *scratch, lo, hi int, filter *roaring.Bitmap, bound
 		if bound {
 			// Skip the square root when even the table's widest bound
 			// cannot lift this row into the candidates.
-			if h.full() && score+spread*errScale*t.maxErr < h.threshold() {
+			if h.full() && score+spread*widest < h.threshold() {
 				continue
 			}
-			e := float32(math.Sqrt(float64(max(0, 1-ipf*ipf)))) / ipf * errScale
+			e := (float32(math.Sqrt(float64(max(0, 1-ipf*ipf))))*errScale + qerr) / ipf
 			score += spread * e
 		}
 		h.offer(id, score)

@@ -7,6 +7,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/internal/vecmath"
 )
 
 func TestSearchAllocs(t *testing.T) {
@@ -121,7 +122,61 @@ func TestRaBitQBoundHolds(t *testing.T) {
 			misses++
 		}
 	}
-	if misses > 2000*25/1000 {
+	t.Logf("true score above the upper bound for %d of 2000 rows", misses)
+	if misses > 2000/100 {
 		t.Errorf("true score above the upper bound for %d of 2000 rows", misses)
+	}
+}
+
+// TestRaBitQEarlyStop checks that bound-guided rescoring returns exactly what
+// re-scoring every candidate would, while reading fewer of them.
+func TestRaBitQEarlyStop(t *testing.T) {
+	data := synth(4000, 256, 12)
+	for _, m := range []Metric{L2, IP, Cosine} {
+		cfg := DefaultConfig()
+		cfg.Codec, cfg.Metric, cfg.NList, cfg.TrainSample = RaBitQ, m, 8, 2000
+		tab, err := Build(data, 256, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const k, over = 10, 50
+		total, read := 0, 0
+		for i := 0; i < 20; i++ {
+			q := synth(1, 256, uint64(100+i))
+			s := tab.getScratch()
+			copy(s.q, q)
+			if m == Cosine {
+				vecmath.Normalize(s.q)
+			}
+			tab.prepare(s)
+			s.cand.reset(k * over)
+			for l := 0; l < tab.nlist; l++ {
+				tab.scan(s, int(tab.offsets[l]), int(tab.offsets[l+1]), l, nil, true)
+			}
+			cands := append([]topk.Item(nil), s.cand.items...)
+			got := tab.rescoreCandidates(s, k, true, nil)
+			read += s.rescored
+			total += len(cands)
+			var all heap
+			all.reset(k)
+			for _, it := range cands {
+				all.push(it.ID, tab.exact(s.q, it.ID))
+			}
+			want := all.sorted(nil)
+			if len(got) != len(want) {
+				t.Fatalf("%s query %d: %d results, want %d", m, i, len(got), len(want))
+			}
+			for j := range want {
+				if got[j] != want[j] {
+					t.Fatalf("%s query %d rank %d: early stop gave %+v, full rescoring %+v", m, i, j, got[j], want[j])
+				}
+			}
+		}
+		t.Logf("%s: re-scored %d of %d candidates", m, read, total)
+		// How many candidates the bound prunes depends on the data; on this
+		// set only the L2 bound is tight enough to prune.
+		if m == L2 && read >= total {
+			t.Errorf("%s: early stop re-scored all %d candidates", m, total)
+		}
 	}
 }

@@ -57,6 +57,8 @@ type Table struct {
 	// maxErr is the largest sqrt(1−⟨ō,o⟩²)/⟨ō,o⟩ over the rows (derived
 	// from aux, not stored).
 	maxErr float32
+	// maxInvIPF is the largest 1/⟨ō,o⟩ over the rows.
+	maxInvIPF float32
 
 	rs   rescoreCopy
 	pool sync.Pool
@@ -321,16 +323,17 @@ func (t *Table) exact(q []float32, r uint32) float32 {
 	return -l2F16(tab, q, v)
 }
 
-// deriveMaxErr computes maxErr from the RaBitQ factors.
+// deriveMaxErr computes maxErr and maxInvIPF from the RaBitQ factors.
 func (t *Table) deriveMaxErr() {
-	t.maxErr = 0
+	t.maxErr, t.maxInvIPF = 0, 0
 	for pos := 0; pos+t.auxStride <= len(t.aux) && t.auxStride >= 2; pos += t.auxStride {
 		ipf := t.aux[pos+1]
 		if ipf <= 0 {
-			t.maxErr = float32(math.Inf(1))
+			t.maxErr, t.maxInvIPF = float32(math.Inf(1)), float32(math.Inf(1))
 			return
 		}
 		e := float32(math.Sqrt(float64(max(0, 1-ipf*ipf)))) / ipf
 		t.maxErr = max(t.maxErr, e)
+		t.maxInvIPF = max(t.maxInvIPF, 1/ipf)
 	}
 }
