@@ -284,26 +284,31 @@ func TestSearchAllocs(t *testing.T) {
 }
 
 func TestConcurrentSearch(t *testing.T) {
-	fwd, q := synth(t, 3000, 16)
-	ix, err := Build(fwd, DefaultConfig())
+	// The small format fixture keeps this fast under -race.
+	cfg := DefaultConfig()
+	cfg.KNN = 2
+	ix, err := Build(fixtureForward(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make([][]topk.Item, q.Len())
+	p := DefaultSearchParams()
+	p.KNN = true
+	const nq = 8
+	want := make([][]topk.Item, nq)
 	for i := range want {
-		want[i] = ix.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
+		want[i] = ix.Search(fixtureQuery(i), 10, p, nil, nil)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan string, 8)
-	for g := 0; g < 8; g++ {
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(g), 1))
 			var dst []topk.Item
-			for n := 0; n < 50; n++ {
-				i := r.IntN(q.Len())
-				dst = ix.Search(qrow(q, i), 10, DefaultSearchParams(), nil, dst)
+			for n := 0; n < 25; n++ {
+				i := r.IntN(nq)
+				dst = ix.Search(fixtureQuery(i), 10, p, nil, dst)
 				if !slices.Equal(dst, want[i]) {
 					errs <- "concurrent result differs"
 					return
