@@ -36,6 +36,8 @@ type Options struct {
 	Port int
 	// Shard configures the shard engines; nil means the defaults.
 	Shard *shard.Config
+	// Raft overrides raft settings (snapshot thresholds, timeouts).
+	Raft replication.Config
 }
 
 // Cluster is a running test cluster.
@@ -82,7 +84,7 @@ func (c *Cluster) start(t testing.TB) {
 		HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Opts.Port)),
 		Nodes:    c.Opts.Nodes,
 		Logger:   slog.New(slog.NewTextHandler(tWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Raft:     replication.Config{},
+		Raft:     c.Opts.Raft,
 		Shard:    c.Opts.Shard,
 	})
 	if err != nil {

@@ -3,11 +3,14 @@ package clustertest_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/clustertest"
+	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
 )
 
@@ -119,6 +122,100 @@ func TestSegmentsInCluster(t *testing.T) {
 	// have, one may answer exactly and another through the new index.
 	waitSegmentsBuilt(t, c)
 	check("after compaction", nil, func(*api.Document) bool { return true })
+	c.Restart(t)
+	waitSegmentsBuilt(t, c)
+	check("after restart", nil, func(*api.Document) bool { return true })
+}
+
+// TestSnapshotCatchUp stops a node, writes and seals enough for raft to
+// compact its log past the node's position, and restarts the node: it must
+// catch up by snapshot transfer, segments and all.
+func TestSnapshotCatchUp(t *testing.T) {
+	cfg := shard.DefaultConfig()
+	cfg.SealDocs = 100
+	cfg.MinIndexDocs = 50
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, Shard: &cfg,
+		Raft: replication.Config{SnapshotThreshold: 32, SnapshotInterval: 200 * time.Millisecond, TrailingLogs: 8}})
+	createCollection(t, c, api.CollectionSpec{Name: "cu", Shards: 1, Replication: 3, Sparse: &api.SparseField{MaxTerm: 1000}})
+	r := rand.New(rand.NewPCG(41, 41))
+	stored := map[string]*api.Document{}
+	load := func(from, to int) {
+		for i := from; i < to; i += 10 {
+			var b []api.Document
+			for j := i; j < min(i+10, to); j++ {
+				b = append(b, api.Document{ID: docID(j), Sparse: randSparse(r, 1000, 15)})
+			}
+			upsert(t, c, "cu", b)
+			for j := range b {
+				stored[b[j].ID] = &b[j]
+			}
+		}
+	}
+	load(0, 100)
+	if err := c.StopNode(2); err != nil {
+		t.Fatal(err)
+	}
+	load(100, 700) // 60 writes and several seals: far past TrailingLogs
+	c.MustDo(t, "DELETE", "/v1/collections/cu/documents/"+docID(3), nil, nil)
+	delete(stored, docID(3))
+	time.Sleep(time.Second) // let the snapshot interval pass on the survivors
+	if err := c.StartNode(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var cl api.ClusterStatus
+		c.MustDo(t, "GET", "/v1/cluster", nil, &cl)
+		docs := map[string]int{}
+		for _, rs := range cl.Shards[0].Replicas {
+			docs[rs.Node] = rs.Documents
+		}
+		if docs["n3"] == len(stored) && docs["n1"] == len(stored) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 did not catch up: %+v", cl.Shards[0].Replicas)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitSegmentsBuilt(t, c)
+	_, metrics := c.Do("GET", "/metrics", nil, nil)
+	if !regexp.MustCompile(`shoal_replication_snapshot_restores_total\{group="cu-[0-9a-f]+-0",node="n3"\} [1-9]`).Match(metrics) {
+		t.Fatalf("n3 did not restore a snapshot; metrics:\n%s", grepLines(metrics, "snapshot_restores"))
+	}
+	for qi := 0; qi < 20; qi++ {
+		q := randSparse(r, 1000, 20)
+		for rep := 0; rep < 3; rep++ {
+			sr := search(t, c, "cu", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{QueryCut: 20}})
+			var exact api.SearchResponse
+			c.MustDo(t, "POST", "/v1/collections/cu/search", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{Exact: true}}, &exact)
+			if recallOfHits(sr.Hits, exact.Hits) < 0.8 {
+				t.Fatalf("query %d: recall %.2f\ngot  %v\nwant %v", qi, recallOfHits(sr.Hits, exact.Hits), sr.Hits, exact.Hits)
+			}
+			for _, h := range sr.Hits {
+				if stored[h.ID] == nil {
+					t.Fatalf("hit %s was deleted", h.ID)
+				}
+			}
+		}
+	}
+}
+
+func recallOfHits(got, want []api.Hit) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	set := map[string]bool{}
+	for _, h := range want {
+		set[h.ID] = true
+	}
+	n := 0
+	for _, h := range got {
+		if set[h.ID] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(want))
 }
 
 // skewedSparse draws a sparse vector with heavy-tailed term frequencies.
@@ -174,4 +271,14 @@ func waitSegmentsBuilt(t *testing.T, c *clustertest.Cluster) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func grepLines(b []byte, sub string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

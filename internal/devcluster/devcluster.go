@@ -187,6 +187,8 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		LeaseTTL: 3 * time.Second,
 		Raft:     c.cfg.Raft,
 		Shard:    c.shardConfig(),
+		// Every node exports its raft metrics through the API's /metrics.
+		Registerer: c.reg,
 	})
 	if err != nil {
 		nc.Close()
