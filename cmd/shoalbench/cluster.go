@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/dataset"
 	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/eval"
 	"github.com/shoal-search/shoal/shard"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -142,7 +143,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	port, err := clusterFreeBase(3)
+	port, err := embedded.FreeBase(3)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		scfg.SealDocs = min(shard.DefaultConfig().SealDocs, max(1000, o.docs/o.shards/2))
 	}
 	c, err := devcluster.Start(ctx, devcluster.Config{Dir: dir, HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Nodes: 3,
-		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(o.logLevel)}))})
+		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: clusterLogLevel(o.logLevel)}))})
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +262,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 	}
 	t0 := time.Now()
 	c, err = devcluster.Start(ctx, devcluster.Config{Dir: dir, HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Nodes: 3,
-		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(o.logLevel)}))})
+		Shard: &scfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: clusterLogLevel(o.logLevel)}))})
 	if err != nil {
 		return nil, fmt.Errorf("restart: %w", err)
 	}
@@ -315,34 +316,7 @@ func clusterPct(d []time.Duration, p int) time.Duration {
 
 func clusterUS(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 
-// freeBase finds a port P with P..P+3 and P+10..P+10+nodes free.
-func clusterFreeBase(nodes int) (int, error) {
-	for p := 21000; p < 60000; p += 97 {
-		ok := true
-		for _, off := range append([]int{0, 1, 2, 3}, clusterSeq(10, 10+nodes)...) {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free ports")
-}
-
-func clusterSeq(a, b int) []int {
-	var s []int
-	for i := a; i < b; i++ {
-		s = append(s, i)
-	}
-	return s
-}
-
-func level(s string) slog.Level {
+func clusterLogLevel(s string) slog.Level {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(s)); err != nil {
 		return slog.LevelError

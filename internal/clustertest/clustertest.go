@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
 )
@@ -121,9 +121,21 @@ func (c *Cluster) WaitHealthy(t testing.TB, d time.Duration) {
 	}
 }
 
-// Do sends a JSON request and decodes a JSON answer into out (when not nil).
-// It returns the status code and the raw body.
+// Do sends a JSON request to the cluster's API; see HTTP.Do.
 func (c *Cluster) Do(method, path string, body, out any) (int, []byte) {
+	return HTTP{URL: c.URL(), Client: c.client}.Do(method, path, body, out)
+}
+
+// HTTP sends JSON requests to a shoal API at URL.
+type HTTP struct {
+	URL    string
+	Client *http.Client // default http.DefaultClient
+}
+
+// Do sends a JSON request (body: nil, []byte, string, or a value to encode)
+// and decodes a 2xx JSON answer into out when it is not nil. It returns the
+// status code (0 when the request failed) and the raw body (or the error).
+func (h HTTP) Do(method, path string, body, out any) (int, []byte) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -138,12 +150,16 @@ func (c *Cluster) Do(method, path string, body, out any) (int, []byte) {
 		}
 		rd = bytes.NewReader(p)
 	}
-	req, err := http.NewRequest(method, c.URL()+path, rd)
+	req, err := http.NewRequest(method, h.URL+path, rd)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.client.Do(req)
+	hc := h.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}
@@ -170,31 +186,11 @@ func (c *Cluster) MustDo(t testing.TB, method, path string, body, out any) {
 // free on 127.0.0.1 at the moment.
 func FreeBase(t testing.TB, nodes int) int {
 	t.Helper()
-	for try := 0; try < 200; try++ {
-		p := 20000 + rand.IntN(40000)
-		ok := true
-		for _, off := range offsets(nodes) {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return p
-		}
+	p, err := embedded.FreeBase(nodes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range found")
-	return 0
-}
-
-func offsets(nodes int) []int {
-	o := []int{0, 1, 2, 3}
-	for i := range nodes {
-		o = append(o, 10+i)
-	}
-	return o
+	return p
 }
 
 // tWriter sends log lines to t.Log, so they show only when a test fails.

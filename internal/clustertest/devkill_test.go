@@ -2,8 +2,6 @@ package clustertest_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,24 +33,7 @@ func TestDevSIGKILL(t *testing.T) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
 	url := "http://" + addr
 	client := &http.Client{Timeout: 60 * time.Second}
-	do := func(method, path string, body, out any) (int, []byte) {
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, url+path, rd)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, []byte(err.Error())
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if out != nil && resp.StatusCode < 300 {
-			_ = json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode, raw
-	}
+	do := clustertest.HTTP{URL: url, Client: client}.Do
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "dev", "--data", data, "--http", addr, "--log-level", "warn")
 		var out bytes.Buffer

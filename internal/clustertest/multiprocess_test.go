@@ -3,12 +3,9 @@ package clustertest_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,24 +93,7 @@ func TestMultiProcess(t *testing.T) {
 	}
 	startProc(t, bin, append([]string{"coordinator", "--http", addr(0)}, ext...)...)
 	url := "http://" + addr(0)
-	do := func(method, path string, body, out any) (int, []byte) {
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, url+path, rd)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, []byte(err.Error())
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if out != nil && resp.StatusCode < 300 {
-			_ = json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode, raw
-	}
+	do := clustertest.HTTP{URL: url}.Do
 	// wait for the coordinator and the three node registrations
 	deadline := time.Now().Add(60 * time.Second)
 	for {

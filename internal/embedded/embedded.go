@@ -11,8 +11,10 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -110,6 +112,32 @@ func StartNATS(host string, port int) (*server.Server, error) {
 		return nil, errors.New("embedded: nats did not become ready in time")
 	}
 	return ns, nil
+}
+
+// FreeBase returns a base port P such that P..P+3 and P+10..P+10+nodes-1
+// (the ports a dev cluster of that many nodes derives from P) were free on
+// 127.0.0.1 a moment ago.
+func FreeBase(nodes int) (int, error) {
+	offsets := []int{0, 1, 2, 3}
+	for i := range nodes {
+		offsets = append(offsets, 10+i)
+	}
+	for try := 0; try < 200; try++ {
+		p := 20000 + rand.IntN(40000)
+		ok := true
+		for _, off := range offsets {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return p, nil
+		}
+	}
+	return 0, errors.New("embedded: no free port range found")
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
