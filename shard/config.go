@@ -34,6 +34,11 @@ type Config struct {
 	// Multi configures multi-vector stores; Dim and Normalize come from the
 	// schema. Default multivec.DefaultConfig() (MUVERA candidates).
 	Multi multivec.Config
+	// Dir, when set, is where built segment indexes are saved (one set of
+	// files per segment, in the index packages' versioned formats), so that
+	// a restart loads them instead of building them again. Default "" (no
+	// files).
+	Dir string
 	// Logger receives build logs; default discard.
 	Logger *slog.Logger
 }

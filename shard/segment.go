@@ -3,6 +3,8 @@ package shard
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -240,6 +242,16 @@ func and(a, b *roaring.Bitmap) *roaring.Bitmap {
 // depends only on the documents and the Config, so every replica builds the
 // same segment.
 func (s *Shard) buildSegment(sg *segment) {
+	if s.cfg.Dir != "" {
+		if ix, err := s.loadIndex(sg); err == nil {
+			sg.idx.Store(ix)
+			s.loaded.Add(1)
+			s.log.Info("segment indexes loaded", "segment", sg.id, "docs", len(sg.docs))
+			return
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("segment index files unusable; building again", "segment", sg.id, "err", err)
+		}
+	}
 	ix := &segIndex{}
 	n := len(sg.docs)
 	log := s.log.With("segment", sg.id, "docs", n)
@@ -308,6 +320,11 @@ func (s *Shard) buildSegment(sg *segment) {
 	}
 	sg.idx.Store(ix)
 	log.Info("segment built")
+	if s.cfg.Dir != "" {
+		if err := s.saveIndex(sg, ix); err != nil {
+			log.Warn("saving segment indexes failed; a restart will build them again", "err", err)
+		}
+	}
 }
 
 func firstVector(docs []*Document, get func(*Document) []float32) []float32 {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -335,4 +337,58 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSegmentFiles saves built indexes and loads them, instead of building,
+// when the same segments come back from a snapshot; compaction removes the
+// files of the segments it drops.
+func TestSegmentFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := segConfig()
+	cfg.Dir = dir
+	s, _ := Open(testSchema(), cfg)
+	r := rand.New(rand.NewPCG(26, 26))
+	idx := uint64(0)
+	for seg := 0; seg < 2; seg++ {
+		for i := 0; i < 300; i++ {
+			idx++
+			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("f%d-%d", seg, i))})
+		}
+		idx++
+		apply(t, s, idx, Op{Seal: true})
+	}
+	waitBuilt(t, s)
+	files, _ := filepath.Glob(filepath.Join(dir, "seg-*.ok"))
+	if len(files) != 2 {
+		t.Fatalf("got %v, want 2 segments saved", files)
+	}
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q := skewedDoc(r, "q")
+	want, _ := s.Search(context.Background(), Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense, Multi: q.Multi})
+	s.Close()
+
+	s2, _ := Open(testSchema(), cfg)
+	defer s2.Close()
+	if err := s2.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	waitBuilt(t, s2)
+	if n := s2.loaded.Load(); n != 2 {
+		t.Fatalf("%d segments loaded from files, want 2", n)
+	}
+	got, _ := s2.Search(context.Background(), Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense, Multi: q.Multi})
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("loaded indexes answer differently:\n%v\n%v", got, want)
+	}
+	ids := s2.AllBuilt()
+	idx++
+	apply(t, s2, idx, Op{Compact: ids})
+	waitBuilt(t, s2)
+	files, _ = filepath.Glob(filepath.Join(dir, "seg-*.ok"))
+	if len(files) != 1 || !strings.Contains(files[0], fmt.Sprintf("seg-%d.ok", idx)) {
+		t.Fatalf("after compaction: %v, want only seg-%d", files, idx)
+	}
 }

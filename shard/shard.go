@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -42,6 +43,8 @@ type Shard struct {
 
 	builds chan struct{} // build semaphore
 	wg     sync.WaitGroup
+	// loaded counts segments whose indexes came from files, not a build.
+	loaded atomic.Int64
 }
 
 // location is where a live document is: a buffer slot (seg nil) or a
@@ -252,10 +255,10 @@ func (s *Shard) compactLocked(index uint64, ids []uint64) {
 		}
 	}
 	s.segs = keep
-	if len(merged) == 0 {
-		return
+	if len(merged) > 0 {
+		s.addSegmentLocked(newSegment(index, merged, &s.schema))
 	}
-	s.addSegmentLocked(newSegment(index, merged, &s.schema))
+	s.dropFilesLocked(index)
 }
 
 func (s *Shard) addSegmentLocked(sg *segment) {

@@ -180,6 +180,7 @@ func (s *Shard) Restore(r io.Reader) error {
 		s.removeLocked(d.ID)
 		s.insertLocked(d)
 	}
+	s.dropFilesLocked(applied)
 	return nil
 }
 

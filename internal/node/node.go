@@ -240,9 +240,17 @@ func (n *Node) reconcile(ctx context.Context, cols []meta.Collection) {
 			n.log.Warn("close replica", "group", g, "err", err)
 		}
 		_ = r.eng.Close()
+		if err := os.RemoveAll(n.segmentDir(g)); err != nil {
+			n.log.Warn("remove segment files", "group", g, "err", err)
+		}
 		delete(n.replicas, g)
 		n.log.Info("replica removed", "group", g)
 	}
+}
+
+// segmentDir is where group g keeps its segment index files.
+func (n *Node) segmentDir(g string) string {
+	return filepath.Join(n.cfg.DataDir, "segments", g)
 }
 
 func (n *Node) nodeAddrs(ctx context.Context) map[string]string {
@@ -276,6 +284,7 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 		scfg = *n.cfg.Shard
 	}
 	scfg.Logger = n.log.With("group", g)
+	scfg.Dir = n.segmentDir(g)
 	eng, err := shard.Open(schema, scfg)
 	if err != nil {
 		return err
