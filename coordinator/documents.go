@@ -21,8 +21,8 @@ func (c *Coordinator) handleUpsert(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, "upsert", metaErr(err))
 		return
 	}
-	var req api.UpsertRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	req, err := decodeUpsert(w, r)
+	if err != nil {
 		c.fail(w, "upsert", err)
 		return
 	}

@@ -55,8 +55,8 @@ func FuzzUpsertBody(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		var req api.UpsertRequest
-		if err := decodeString(body, &req); err != nil {
+		req, err := decodeUpsert(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(body)))
+		if err != nil {
 			checkErr(t, err)
 			return
 		}
@@ -132,10 +132,10 @@ func TestShardOfStable(t *testing.T) {
 }
 
 func TestJSONErrors(t *testing.T) {
-	var req api.UpsertRequest
-	err := decodeString(`{"documents":[{"id":"a","dense":["x"]}]}`, &req)
+	r := httptest.NewRequest("POST", "/", strings.NewReader(`{"documents":[{"id":"a","dense":[1]},{"id":"b","dense":["x"]}]}`))
+	_, err := decodeUpsert(httptest.NewRecorder(), r)
 	var ae *apiError
-	if !errors.As(err, &ae) || ae.status != http.StatusBadRequest || ae.body.Field != "documents.dense" {
+	if !errors.As(err, &ae) || ae.status != http.StatusBadRequest || ae.body.Field != "documents[1].dense" {
 		t.Fatalf("got %v", err)
 	}
 }

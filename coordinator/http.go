@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,4 +132,35 @@ func jsonError(err error) error {
 		return badRequest(strings.Trim(f, `"`), "unknown field")
 	}
 	return badRequest("", "malformed JSON: %v", strings.TrimPrefix(msg, "json: "))
+}
+
+// decodeUpsert reads an upsert body document by document, so that a type
+// error names the document it is in ("documents[3].dense", not
+// "documents.dense").
+func decodeUpsert(w http.ResponseWriter, r *http.Request) (api.UpsertRequest, error) {
+	var raw struct {
+		Documents []json.RawMessage `json:"documents"`
+	}
+	if err := decodeBody(w, r, &raw); err != nil {
+		return api.UpsertRequest{}, err
+	}
+	req := api.UpsertRequest{Documents: make([]api.Document, len(raw.Documents))}
+	for i, doc := range raw.Documents {
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.DisallowUnknownFields()
+		dec.UseNumber()
+		if err := dec.Decode(&req.Documents[i]); err != nil {
+			err = jsonError(err)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				field := fmt.Sprintf("documents[%d]", i)
+				if ae.body.Field != "" && ae.body.Field != "body" {
+					field += "." + ae.body.Field
+				}
+				ae.body.Field = field
+			}
+			return api.UpsertRequest{}, err
+		}
+	}
+	return req, nil
 }
