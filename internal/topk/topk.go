@@ -11,7 +11,7 @@ package topk
 
 import (
 	"math"
-	"sort"
+	"slices"
 )
 
 // Item is a document (or row) id with its score.
@@ -136,8 +136,17 @@ func (h *Heap) Sorted(dst []Item) []Item {
 }
 
 // SortItems sorts items best first (descending score, ascending id on ties).
+// It does not allocate.
 func SortItems(items []Item) {
-	sort.Slice(items, func(i, j int) bool { return less(items[j], items[i]) })
+	slices.SortFunc(items, func(a, b Item) int {
+		switch {
+		case less(b, a):
+			return -1
+		case less(a, b):
+			return 1
+		}
+		return 0
+	})
 }
 
 // Merge returns the k best items of lists that are each sorted best first.

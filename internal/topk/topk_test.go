@@ -59,3 +59,18 @@ func TestPushAllocs(t *testing.T) {
 		t.Fatalf("got %v allocs per run, want 0", allocs)
 	}
 }
+
+func TestSortedAllocs(t *testing.T) {
+	h := New(10)
+	dst := make([]Item, 0, 10)
+	allocs := testing.AllocsPerRun(100, func() {
+		h.Reset(10)
+		for i := 0; i < 100; i++ {
+			h.Push(uint32(i), float32(i%17))
+		}
+		dst = h.Sorted(dst[:0])
+	})
+	if allocs != 0 {
+		t.Fatalf("got %v allocs per run, want 0", allocs)
+	}
+}
