@@ -38,6 +38,7 @@ recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (Sci
 	f.IntVar(&o.fdeNList, "fde-nlist", o.fdeNList, "IVF lists of the FDE table (0 = flat)")
 	f.IntVar(&o.fdeNProbe, "fde-nprobe", o.fdeNProbe, "IVF lists probed in the FDE table")
 	f.IntVar(&o.fdeIters, "fde-iters", o.fdeIters, "k-means iterations of the FDE table's PQ/IVF training (0 = embtable default)")
+	f.StringVar(&o.settings, "settings", o.settings, "comma list of clustering settings to run (empty = all), e.g. crisp-k8,ward-p3")
 	f.IntVar(&o.workers, "workers", o.workers, "build workers (0 = GOMAXPROCS)")
 	return cmd
 }

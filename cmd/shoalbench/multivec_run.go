@@ -28,6 +28,7 @@ type multivecOpts struct {
 	truthCache                          string
 	fdePQM, fdeOversample, fdeNList     int
 	fdeNProbe, fdeIters                 int
+	settings                            string
 }
 
 func defaultMultivecOpts() multivecOpts {
@@ -340,9 +341,12 @@ func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 			{"crisp-r25-drop1", km(0, 0.25, true)},
 			{"crisp-k32", km(32, 0, false)}, {"crisp-k8", km(8, 0, false)},
 			{"crisp-k8-drop1", km(8, 0, true)}, {"crisp-k4", km(4, 0, false)},
-			{"ward-p2", wd(2)}, {"ward-p3", wd(3)}, {"ward-p4", wd(4)},
+			{"ward-p2", wd(2)}, {"ward-p3", wd(3)}, {"ward-p4", wd(4)}, {"ward-p8", wd(8)},
 		}
 		for _, st := range settings {
+			if o.settings != "" && !slices.Contains(strings.Split(o.settings, ","), st.name) {
+				continue
+			}
 			cfg := base
 			cfg.FDE, cfg.Cluster = false, st.cc
 			s, bs, err := mvBuild(c, cfg)
