@@ -336,12 +336,24 @@ func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 			c.Method, c.PoolFactor = multivec.Ward, p
 			return c
 		}
+		dd := func(c multivec.ClusterConfig) multivec.ClusterConfig {
+			c.Dedup = true
+			return c
+		}
+		dr := func(c multivec.ClusterConfig, r float64) multivec.ClusterConfig {
+			c.Dedup, c.DistinctRatio = true, r
+			return c
+		}
 		settings := []setting{
 			{"crisp-r50", km(0, 0.5, false)}, {"crisp-r33", km(0, 0.33, false)}, {"crisp-r25", km(0, 0.25, false)},
 			{"crisp-r25-drop1", km(0, 0.25, true)},
 			{"crisp-k32", km(32, 0, false)}, {"crisp-k8", km(8, 0, false)},
 			{"crisp-k8-drop1", km(8, 0, true)}, {"crisp-k4", km(4, 0, false)},
 			{"ward-p2", wd(2)}, {"ward-p3", wd(3)}, {"ward-p4", wd(4)}, {"ward-p8", wd(8)},
+			{"dedup", dd(d)}, {"ward-p3-dedup", dd(wd(3))}, {"ward-p4-dedup", dd(wd(4))}, {"ward-p8-dedup", dd(wd(8))},
+			{"crisp-r33-dedup", dd(km(0, 0.33, false))}, {"crisp-k32-dedup", dd(km(32, 0, false))},
+			{"ward-d60", dr(wd(2), 0.60)}, {"ward-d55", dr(wd(2), 0.55)}, {"ward-d50", dr(wd(2), 0.50)},
+			{"ward-d25", dr(wd(2), 0.25)}, {"ward-d22", dr(wd(2), 0.22)}, {"ward-d20", dr(wd(2), 0.20)},
 		}
 		for _, st := range settings {
 			if o.settings != "" && !slices.Contains(strings.Split(o.settings, ","), st.name) {
@@ -355,7 +367,7 @@ func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 			}
 			r := mvSearchAll(s, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive})
 			params := map[string]any{"method": st.cc.Method.String(), "k": st.cc.K, "ratio": st.cc.Ratio,
-				"pool_factor": st.cc.PoolFactor, "drop_singletons": st.cc.DropSingletons}
+				"pool_factor": st.cc.PoolFactor, "drop_singletons": st.cc.DropSingletons, "dedup": st.cc.Dedup, "distinct_ratio": st.cc.DistinctRatio}
 			if err := line(st.name, params, s, r, n, bs); err != nil {
 				return err
 			}

@@ -63,6 +63,21 @@ type ClusterConfig struct {
 	// would leave the document empty (CRISP's pruning experiment). Default
 	// false.
 	DropSingletons bool
+	// Dedup drops exact duplicate token vectors of a document (bitwise
+	// equal after normalization; the first occurrence is kept) before any
+	// clustering. MaxSim takes a maximum over the document vectors, so this
+	// alone never changes a score. The cluster target (K, Ratio,
+	// PoolFactor) is still computed from the original token count, and a
+	// document whose distinct vectors fit that target is stored as its
+	// distinct vectors. With NoClustering, Dedup alone is applied. Default
+	// false.
+	Dedup bool
+	// DistinctRatio, when Dedup is set and it is positive, replaces the
+	// cluster target: a document with u distinct vectors keeps
+	// max(1, int(u·DistinctRatio)) clusters under KMeans or Ward. The
+	// budget then follows each document's vocabulary, not its length
+	// (repeats cost nothing). In (0, 1]; default 0 (off).
+	DistinctRatio float64
 	// Iterations is the maximum number of Lloyd iterations for KMeans.
 	// Default 10.
 	Iterations int
@@ -87,6 +102,8 @@ func (c ClusterConfig) Validate() error {
 		return errorf("cluster ratio %v outside (0, 1]", c.Ratio)
 	case c.Method == Ward && c.PoolFactor < 1:
 		return errorf("pool factor %d < 1", c.PoolFactor)
+	case c.DistinctRatio < 0 || c.DistinctRatio > 1 || math.IsNaN(c.DistinctRatio):
+		return errorf("distinct ratio %v outside [0, 1]", c.DistinctRatio)
 	case c.Method == KMeans && c.Iterations < 1:
 		return errorf("k-means iterations %d < 1", c.Iterations)
 	}
@@ -121,29 +138,46 @@ func (c ClusterConfig) Clusters(n int) int {
 func Cluster(dst, d []float32, dim int, c ClusterConfig, normalize bool) []float32 {
 	n := len(d) / dim
 	k := c.Clusters(n)
+	// w holds each distinct row's multiplicity under Dedup (nil: all 1);
+	// clustering and centroids weigh rows by it, so a repeated word pulls
+	// as hard as its copies would.
+	var w []float64
+	if c.Dedup && c.Method != Precomputed {
+		d, w = uniqueRows(d[:n*dim], dim)
+		n = len(d) / dim
+		if c.DistinctRatio > 0 && c.Method != NoClustering {
+			k = min(max(1, int(float64(n)*c.DistinctRatio)), n)
+		}
+	}
 	if c.Method == NoClustering || c.Method == Precomputed || k >= n {
 		return append(dst, d[:n*dim]...)
 	}
 	var assign []int32
 	switch c.Method {
 	case KMeans:
-		assign = kmeansDoc(d, dim, k, c.Iterations, c.Seed)
+		assign = kmeansDoc(d, w, dim, k, c.Iterations, c.Seed)
 	case Ward:
-		assign = wardDoc(d, dim, k, c.ProtectFirst)
+		assign = wardDoc(d, w, dim, k, c.ProtectFirst)
 	}
-	return appendCentroids(dst, d, dim, assign, k, c.DropSingletons, normalize)
+	return appendCentroids(dst, d, w, dim, assign, k, c.DropSingletons, normalize)
 }
 
 // appendCentroids appends the mean of every non-empty cluster, in cluster
-// order, optionally dropping one-token clusters.
-func appendCentroids(dst, d []float32, dim int, assign []int32, k int, dropSingletons, normalize bool) []float32 {
+// order, optionally dropping one-row clusters. Rows weigh w[i] (nil: 1).
+func appendCentroids(dst, d []float32, w []float64, dim int, assign []int32, k int, dropSingletons, normalize bool) []float32 {
 	sums := make([]float32, k*dim)
 	counts := make([]int, k)
+	weights := make([]float64, k)
 	for i, a := range assign {
 		counts[a]++
+		wi := float32(1)
+		if w != nil {
+			wi = float32(w[i])
+		}
+		weights[a] += float64(wi)
 		s := sums[int(a)*dim : int(a+1)*dim]
 		for j, x := range d[i*dim : (i+1)*dim] {
-			s[j] += x
+			s[j] += wi * x
 		}
 	}
 	kept := 0
@@ -157,7 +191,7 @@ func appendCentroids(dst, d []float32, dim int, assign []int32, k int, dropSingl
 			continue
 		}
 		s := sums[c*dim : (c+1)*dim]
-		inv := 1 / float32(n)
+		inv := float32(1 / weights[c])
 		for j := range s {
 			s[j] *= inv
 		}
@@ -171,8 +205,9 @@ func appendCentroids(dst, d []float32, dim int, assign []int32, k int, dropSingl
 
 // kmeansDoc clusters the n rows of d into k groups: k-means++ seeding drawn
 // from a generator seeded with seed, then up to iters Lloyd rounds on the
-// squared L2 distance. It returns each row's cluster.
-func kmeansDoc(d []float32, dim, k, iters int, seed uint64) []int32 {
+// squared L2 distance, centroids weighing row i by w[i] (nil: 1). It
+// returns each row's cluster.
+func kmeansDoc(d []float32, w []float64, dim, k, iters int, seed uint64) []int32 {
 	n := len(d) / dim
 	rng := rand.New(rand.NewPCG(seed, 0x6d756c7469766563))
 	cent := make([]float32, k*dim)
@@ -211,6 +246,7 @@ func kmeansDoc(d []float32, dim, k, iters int, seed uint64) []int32 {
 		assign[i] = -1
 	}
 	counts := make([]int, k)
+	mass := make([]float32, k)
 	for it := 0; it < iters; it++ {
 		changed := false
 		for i := 0; i < n; i++ {
@@ -230,11 +266,17 @@ func kmeansDoc(d []float32, dim, k, iters int, seed uint64) []int32 {
 		}
 		clear(cent)
 		clear(counts)
+		clear(mass)
 		for i, a := range assign {
 			counts[a]++
+			wi := float32(1)
+			if w != nil {
+				wi = float32(w[i])
+			}
+			mass[a] += wi
 			cc := cent[int(a)*dim : int(a+1)*dim]
 			for j, x := range d[i*dim : (i+1)*dim] {
-				cc[j] += x
+				cc[j] += wi * x
 			}
 		}
 		for c := 0; c < k; c++ {
@@ -251,7 +293,7 @@ func kmeansDoc(d []float32, dim, k, iters int, seed uint64) []int32 {
 				copy(cc, d[far*dim:(far+1)*dim])
 				continue
 			}
-			inv := 1 / float32(counts[c])
+			inv := 1 / mass[c]
 			for j := range cc {
 				cc[j] *= inv
 			}
@@ -263,8 +305,9 @@ func kmeansDoc(d []float32, dim, k, iters int, seed uint64) []int32 {
 // wardDoc pools the n rows of d into k clusters by agglomerative clustering
 // with Ward linkage (merge the pair whose union raises the within-cluster
 // sum of squares least). With protectFirst, row 0 stays alone and the other
-// rows form k-1 clusters. It returns each row's cluster, numbered 0..k-1.
-func wardDoc(d []float32, dim, k int, protectFirst bool) []int32 {
+// rows form k-1 clusters. Row i starts with size w[i] (nil: 1). It returns
+// each row's cluster, numbered 0..k-1.
+func wardDoc(d []float32, w []float64, dim, k int, protectFirst bool) []int32 {
 	n := len(d) / dim
 	start := 0
 	if protectFirst && n > 1 && k > 1 {
@@ -285,6 +328,9 @@ func wardDoc(d []float32, dim, k int, protectFirst bool) []int32 {
 	size := make([]float64, m)
 	for i := range size {
 		size[i] = 1
+		if w != nil {
+			size[i] = w[start+i]
+		}
 	}
 	cost := make([]float64, m*m)
 	wcost := func(a, b int) float64 {
@@ -375,4 +421,46 @@ func wardDoc(d []float32, dim, k int, protectFirst bool) []int32 {
 		assign[start+i] = label[r]
 	}
 	return assign
+}
+
+// uniqueRows returns the rows of d (n×dim) with bitwise duplicates removed,
+// in the order of their first occurrence, and how often each occurs.
+func uniqueRows(d []float32, dim int) ([]float32, []float64) {
+	n := len(d) / dim
+	first := make(map[uint64][]int32, n)
+	out := make([]float32, 0, len(d))
+	var count []float64
+	for i := 0; i < n; i++ {
+		row := d[i*dim : (i+1)*dim]
+		h := uint64(14695981039346656037)
+		for _, x := range row {
+			h ^= uint64(math.Float32bits(x))
+			h *= 1099511628211
+		}
+		dup := -1
+		for _, j := range first[h] {
+			if sameBits(row, out[int(j)*dim:(int(j)+1)*dim]) {
+				dup = int(j)
+				break
+			}
+		}
+		if dup >= 0 {
+			count[dup]++
+			continue
+		}
+		first[h] = append(first[h], int32(len(count)))
+		count = append(count, 1)
+		out = append(out, row...)
+	}
+	return out, count
+}
+
+// sameBits reports whether a and b hold bitwise identical floats.
+func sameBits(a, b []float32) bool {
+	for i, x := range a {
+		if math.Float32bits(x) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
