@@ -65,6 +65,22 @@ type CollectionSpec struct {
 // SparseField declares a sparse vector field. Term ids must be < MaxTerm.
 type SparseField struct {
 	MaxTerm uint32 `json:"max_term"`
+	// Index tunes the Seismic indexes of sealed segments; absent fields keep
+	// the defaults (docs/seismic.md).
+	Index *SparseIndex `json:"index,omitempty"`
+}
+
+// SparseIndex holds the build-time Seismic parameters of a collection.
+// Weighted-count vectors such as BM25 need more kept postings and a larger
+// summary mass than learned sparse vectors (auto_keep 1, alpha 0.8 reach
+// exact quality on SciFact BM25).
+type SparseIndex struct {
+	// AutoKeep is the fraction of all postings kept by static pruning, in
+	// (0, 1]; default 0.25.
+	AutoKeep float64 `json:"auto_keep,omitempty"`
+	// Alpha is the fraction of each block's L1 mass its summary keeps, in
+	// (0, 1]; default 0.15.
+	Alpha float64 `json:"alpha,omitempty"`
 }
 
 // DenseField declares a dense vector field.

@@ -45,6 +45,14 @@ func checkSpec(s *api.CollectionSpec, live int) error {
 	if s.Sparse != nil && s.Sparse.MaxTerm == 0 {
 		return badRequest("sparse.max_term", "must be at least 1")
 	}
+	if s.Sparse != nil && s.Sparse.Index != nil {
+		if x := s.Sparse.Index.AutoKeep; x < 0 || x > 1 || x != x {
+			return badRequest("sparse.index.auto_keep", "want a fraction in (0, 1]")
+		}
+		if x := s.Sparse.Index.Alpha; x < 0 || x > 1 || x != x {
+			return badRequest("sparse.index.alpha", "want a fraction in (0, 1]")
+		}
+	}
 	if d := s.Dense; d != nil {
 		if d.Dim < 1 || d.Dim > api.MaxDim {
 			return badRequest("dense.dim", "got %d, want 1..%d", d.Dim, api.MaxDim)

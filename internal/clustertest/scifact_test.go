@@ -9,6 +9,8 @@ import (
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/clustertest"
 	"github.com/shoal-search/shoal/internal/dataset"
+	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/shard"
 )
 
 // sharedData returns ../shared/data relative to the repository root, or
@@ -65,5 +67,61 @@ func TestSciFactSearchEquality(t *testing.T) {
 		// every write that coordinator acknowledged.
 		sr := search(t, c, "scifact", api.SearchRequest{K: 10, Sparse: q})
 		sameHits(t, "scifact query "+queries.IDs[qi], sr.Hits, exactSparse(stored, q, 10))
+	}
+}
+
+// TestSciFactSegmentsNDCG loads all 5,183 SciFact BM25 documents into a
+// cluster that seals every 1,000 documents, so that almost all of them are
+// served by Seismic segments built with the collection's index parameters,
+// and checks nDCG@10 against the qrels: within 0.005 of exact search.
+func TestSciFactSegmentsNDCG(t *testing.T) {
+	data := sharedData(t)
+	docs, err := dataset.ReadSparseJSONL(filepath.Join(data, "scifact", "sparse-bm25", "docs.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries, err := dataset.ReadSparseJSONL(filepath.Join(data, "scifact", "sparse-bm25", "queries.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrels, err := eval.ReadQrels(filepath.Join(data, "scifact", "qrels.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := shard.DefaultConfig()
+	cfg.SealDocs = 1000
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, Shard: &cfg})
+	createCollection(t, c, api.CollectionSpec{Name: "sf", Shards: 2, Replication: 3,
+		Sparse: &api.SparseField{MaxTerm: 30522, Index: &api.SparseIndex{AutoKeep: 1, Alpha: 0.8}}})
+	var batch []api.Document
+	for i := 0; i < docs.Len(); i++ {
+		idx, vals := docs.Row(i)
+		batch = append(batch, api.Document{ID: docs.IDs[i], Sparse: &api.SparseVector{Indices: idx, Values: vals}})
+		if len(batch) == 500 || i == docs.Len()-1 {
+			upsert(t, c, "sf", batch)
+			batch = nil
+		}
+	}
+	c.MustDo(t, "POST", "/v1/collections/sf/seal", nil, nil)
+	waitSegmentsBuilt(t, c)
+	run := func(params *api.SearchParams) map[string][]eval.Scored {
+		runs := map[string][]eval.Scored{}
+		for qi := 0; qi < queries.Len(); qi++ {
+			idx, vals := queries.Row(qi)
+			sr := search(t, c, "sf", api.SearchRequest{K: 10, Sparse: &api.SparseVector{Indices: idx, Values: vals}, Params: params})
+			for _, h := range sr.Hits {
+				runs[queries.IDs[qi]] = append(runs[queries.IDs[qi]], eval.Scored{ID: h.ID, Score: h.Score})
+			}
+		}
+		return runs
+	}
+	exact := eval.MeanNDCG(qrels, run(&api.SearchParams{Exact: true}), 10)
+	seg := eval.MeanNDCG(qrels, run(&api.SearchParams{QueryCut: 64, HeapFactor: 0.5}), 10)
+	t.Logf("SciFact BM25 nDCG@10: exact %.4f, segments %.4f", exact, seg)
+	if exact < 0.665 || exact > 0.677 {
+		t.Fatalf("exact nDCG@10 %.4f, want 0.671", exact)
+	}
+	if seg < exact-0.005 {
+		t.Fatalf("segment nDCG@10 %.4f is more than 0.005 below exact %.4f", seg, exact)
 	}
 }

@@ -283,6 +283,14 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	if n.cfg.Shard != nil {
 		scfg = *n.cfg.Shard
 	}
+	if sp := col.Spec.Sparse; sp != nil && sp.Index != nil {
+		if sp.Index.AutoKeep > 0 {
+			scfg.Seismic.AutoKeep = sp.Index.AutoKeep
+		}
+		if sp.Index.Alpha > 0 {
+			scfg.Seismic.Alpha = sp.Index.Alpha
+		}
+	}
 	scfg.Logger = n.log.With("group", g)
 	scfg.Dir = n.segmentDir(g)
 	eng, err := shard.Open(schema, scfg)
