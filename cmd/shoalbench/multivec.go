@@ -13,7 +13,7 @@ func newMultivecCmd() *cobra.Command {
 		Use:   "multivec",
 		Short: "clustered multi-vectors, MUVERA and centroid candidates vs exhaustive MaxSim",
 		Long: `multivec prints one JSON line per configuration:
-{"bench":"multivec","index":"maxsim-full"|"crisp-k8"|"crisp-r25"|"ward-p2"|"muvera"|"centroid-ivf",...}
+{"bench":"multivec","index":"maxsim-full"|"crisp-k8"|"crisp-r25"|"ward-p2"|"dedup"|"ward-d60"|"muvera"|"centroid-ivf",...}
 recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (SciFact only).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMultivec(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
