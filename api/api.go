@@ -334,6 +334,25 @@ const (
 	CodeInternal    = "internal"
 )
 
+// CodeForStatus returns the error code the API sends with an HTTP status.
+func CodeForStatus(status int) string {
+	switch status {
+	case 400:
+		return CodeBadRequest
+	case 404:
+		return CodeNotFound
+	case 409:
+		return CodeConflict
+	case 413:
+		return CodeTooLarge
+	case 503:
+		return CodeUnavailable
+	case 504:
+		return CodeTimeout
+	}
+	return CodeInternal
+}
+
 // ErrorResponse is the body of every 4xx and 5xx answer.
 type ErrorResponse struct {
 	Error ErrorBody `json:"error"`

@@ -85,25 +85,6 @@ func sentinel(code string) error {
 	return ErrInternal
 }
 
-// codeOf maps an HTTP status to the API code the server would have sent.
-func codeOf(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return api.CodeBadRequest
-	case http.StatusNotFound:
-		return api.CodeNotFound
-	case http.StatusConflict:
-		return api.CodeConflict
-	case http.StatusRequestEntityTooLarge:
-		return api.CodeTooLarge
-	case http.StatusServiceUnavailable:
-		return api.CodeUnavailable
-	case http.StatusGatewayTimeout:
-		return api.CodeTimeout
-	}
-	return api.CodeInternal
-}
-
 // decodeError builds the *Error of a non-2xx answer from its status and body.
 // A body that is not an api.ErrorResponse (a proxy's HTML page, say) still
 // gives an error whose code follows from the status.
@@ -114,7 +95,7 @@ func decodeError(status int, body []byte) *Error {
 		e.Code, e.Message, e.Field = r.Error.Code, r.Error.Message, r.Error.Field
 		return e
 	}
-	e.Code = codeOf(status)
+	e.Code = api.CodeForStatus(status)
 	var h api.Health
 	if err := json.Unmarshal(body, &h); err == nil && h.Status != "" {
 		e.Message = h.Status // GET /v1/health answers 503 with the reason

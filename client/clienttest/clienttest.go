@@ -96,26 +96,8 @@ func (s *Server) inject(next http.Handler) http.Handler {
 	})
 }
 
-func codeOf(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return api.CodeBadRequest
-	case http.StatusNotFound:
-		return api.CodeNotFound
-	case http.StatusConflict:
-		return api.CodeConflict
-	case http.StatusRequestEntityTooLarge:
-		return api.CodeTooLarge
-	case http.StatusServiceUnavailable:
-		return api.CodeUnavailable
-	case http.StatusGatewayTimeout:
-		return api.CodeTimeout
-	}
-	return api.CodeInternal
-}
-
 func fail(w http.ResponseWriter, status int, field, format string, a ...any) {
-	reply(w, status, api.ErrorResponse{Error: api.ErrorBody{Code: codeOf(status), Message: fmt.Sprintf(format, a...), Field: field}})
+	reply(w, status, api.ErrorResponse{Error: api.ErrorBody{Code: api.CodeForStatus(status), Message: fmt.Sprintf(format, a...), Field: field}})
 }
 
 func reply(w http.ResponseWriter, status int, v any) {

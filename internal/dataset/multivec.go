@@ -2,12 +2,10 @@ package dataset
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/shoal-search/shoal/internal/vecmath"
@@ -26,25 +24,7 @@ type MultivecTokens struct {
 // ReadMultivecTokens reads a token file ({"id", "words"} per line), gzip
 // compressed when the name ends in ".gz".
 func ReadMultivecTokens(path string) ([]MultivecTokens, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("dataset: %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	out, err := ParseMultivecTokens(r)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	return out, nil
+	return readPath(path, ParseMultivecTokens)
 }
 
 // ParseMultivecTokens parses token lines from r. Every line must hold an id

@@ -2,13 +2,11 @@ package dataset
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 )
 
@@ -121,25 +119,7 @@ type sparseLine struct {
 // ReadSparseJSONL reads a file of {"id","indices","values"} lines. A name
 // ending in .gz is decompressed.
 func ReadSparseJSONL(path string) (*Sparse, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("dataset: %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	s, err := ParseSparseJSONL(r)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	return s, nil
+	return readPath(path, ParseSparseJSONL)
 }
 
 // ParseSparseJSONL parses {"id","indices","values"} lines from r. Blank
