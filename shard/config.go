@@ -3,6 +3,7 @@ package shard
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
@@ -26,6 +27,17 @@ type Config struct {
 	CompactDeleted float64
 	// BuildConcurrency bounds the segment builds running at once. Default 1.
 	BuildConcurrency int
+	// MergeFactor drives the tiered merge policy: segments fall into tiers
+	// by size (tier t holds about SealDocs·MergeFactor^t live documents), and
+	// when MergeFactor built segments share a tier the leader proposes to
+	// merge them into one of the next tier. Default 4; 0 turns the policy off.
+	MergeFactor int
+	// MaxMergeDocs is the size above which the merge policy leaves a segment
+	// alone (a forced compaction still merges it). Default 5,000,000.
+	MaxMergeDocs int
+	// SearchParallelism bounds the goroutines one search uses to search
+	// segments at once. Default GOMAXPROCS.
+	SearchParallelism int
 	// Seismic configures sparse indexes. Default seismic.DefaultConfig().
 	Seismic seismic.Config
 	// Dense configures dense tables; Metric and Codec come from the schema.
@@ -46,14 +58,17 @@ type Config struct {
 // DefaultConfig returns the defaults described on Config.
 func DefaultConfig() Config {
 	return Config{
-		SealDocs:         50000,
-		MinIndexDocs:     1000,
-		MaxSegments:      8,
-		CompactDeleted:   0.2,
-		BuildConcurrency: 1,
-		Seismic:          seismic.DefaultConfig(),
-		Dense:            embtable.DefaultConfig(),
-		Multi:            multivec.DefaultConfig(),
+		SealDocs:          50000,
+		MinIndexDocs:      1000,
+		MaxSegments:       8,
+		CompactDeleted:    0.2,
+		BuildConcurrency:  1,
+		MergeFactor:       4,
+		MaxMergeDocs:      5000000,
+		SearchParallelism: runtime.GOMAXPROCS(0),
+		Seismic:           seismic.DefaultConfig(),
+		Dense:             embtable.DefaultConfig(),
+		Multi:             multivec.DefaultConfig(),
 	}
 }
 
@@ -70,6 +85,12 @@ func (c Config) Validate() error {
 		return errors.New("shard: CompactDeleted must be in (0, 1]")
 	case c.BuildConcurrency < 1:
 		return errors.New("shard: BuildConcurrency must be at least 1")
+	case c.MergeFactor < 0 || c.MergeFactor == 1:
+		return errors.New("shard: MergeFactor must be 0 (off) or at least 2")
+	case c.MergeFactor > 0 && c.MaxMergeDocs < 1:
+		return errors.New("shard: MaxMergeDocs must be at least 1")
+	case c.SearchParallelism < 1:
+		return errors.New("shard: SearchParallelism must be at least 1")
 	}
 	return nil
 }

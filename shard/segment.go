@@ -35,6 +35,25 @@ type segment struct {
 
 	indexed bool // large enough to build indexes
 	idx     atomic.Pointer[segIndex]
+
+	// standIns are the segments a compaction merged into this one. While
+	// this segment builds its indexes they answer for it, through their own
+	// indexes, so a compaction never drops a shard to exact scoring. src maps
+	// each row here to the same document's row in a stand-in, so a delete
+	// reaches both. Both are guarded by Shard.mu and cleared once the build
+	// ends; they are never persisted (a restored segment has none).
+	standIns []*segment
+	src      []srcRow
+	// retired is set when a compaction replaces the segment; a build that
+	// has not started by then is skipped (a replayed log would otherwise
+	// build every segment that a later compaction drops).
+	retired atomic.Bool
+}
+
+// srcRow is a row of one of a segment's stand-ins.
+type srcRow struct {
+	seg int32 // index into standIns
+	row uint32
 }
 
 // segIndex holds a segment's indexes; a nil index means that modality is
@@ -97,6 +116,28 @@ func newSegment(id uint64, docs []*Document, schema *Schema) *segment {
 
 // building reports whether the segment waits for its indexes.
 func (sg *segment) building() bool { return sg.indexed && sg.idx.Load() == nil }
+
+// markDead adds row to the tombstones, and to the stand-in that serves it
+// while sg builds. Callers hold Shard.mu for writing.
+func (sg *segment) markDead(row uint32) {
+	sg.dead.Add(row)
+	if sg.standIns != nil {
+		r := sg.src[row]
+		sg.standIns[r.seg].markDead(r.row)
+	}
+}
+
+// appendViews appends the views that answer for sg: its own, or while it
+// builds after a compaction, its stand-ins'. Callers hold Shard.mu.
+func (sg *segment) appendViews(dst []segView, p *prepared) []segView {
+	if sg.standIns != nil && sg.building() {
+		for _, st := range sg.standIns {
+			dst = st.appendViews(dst, p)
+		}
+		return dst
+	}
+	return append(dst, sg.view(p))
+}
 
 // segView is what a search needs of a segment, taken under Shard.mu.
 type segView struct {
@@ -242,9 +283,16 @@ func and(a, b *roaring.Bitmap) *roaring.Bitmap {
 // depends only on the documents and the Config, so every replica builds the
 // same segment.
 func (s *Shard) buildSegment(sg *segment) {
+	if s.buildHook != nil {
+		s.buildHook(sg)
+	}
+	if sg.retired.Load() {
+		return
+	}
 	if s.cfg.Dir != "" {
 		if ix, err := s.loadIndex(sg); err == nil {
 			sg.idx.Store(ix)
+			s.releaseStandIns(sg)
 			s.loaded.Add(1)
 			s.log.Info("segment indexes loaded", "segment", sg.id, "docs", len(sg.docs))
 			return
@@ -319,12 +367,20 @@ func (s *Shard) buildSegment(sg *segment) {
 		}
 	}
 	sg.idx.Store(ix)
+	s.releaseStandIns(sg)
 	log.Info("segment built")
 	if s.cfg.Dir != "" {
 		if err := s.saveIndex(sg, ix); err != nil {
 			log.Warn("saving segment indexes failed; a restart will build them again", "err", err)
 		}
 	}
+}
+
+// releaseStandIns drops the segments that served for sg while it built.
+func (s *Shard) releaseStandIns(sg *segment) {
+	s.mu.Lock()
+	sg.standIns, sg.src = nil, nil
+	s.mu.Unlock()
 }
 
 func firstVector(docs []*Document, get func(*Document) []float32) []float32 {

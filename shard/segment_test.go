@@ -260,7 +260,8 @@ func TestSnapshotV1Fixture(t *testing.T) {
 }
 
 // TestConcurrentSealsAndDeletes runs writers, deleters, seals and searchers
-// at once: a search must never return a document deleted before it started.
+// at once, with merges whose new segments build while deletes go on: a search
+// must never return a document deleted before it started.
 func TestConcurrentSealsAndDeletes(t *testing.T) {
 	cfg := segConfig()
 	cfg.MinIndexDocs = 100
@@ -299,6 +300,13 @@ func TestConcurrentSealsAndDeletes(t *testing.T) {
 			}
 			if i%250 == 249 {
 				do(Op{Seal: true})
+			}
+			if i%400 == 399 {
+				// a merge whose new segment builds while deletes go on:
+				// the segments it replaced answer for it meanwhile
+				if ids := s.AllBuilt(); ids != nil {
+					do(Op{Compact: ids})
+				}
 			}
 		}
 	}()
@@ -390,5 +398,146 @@ func TestSegmentFiles(t *testing.T) {
 	files, _ = filepath.Glob(filepath.Join(dir, "seg-*.ok"))
 	if len(files) != 1 || !strings.Contains(files[0], fmt.Sprintf("seg-%d.ok", idx)) {
 		t.Fatalf("after compaction: %v, want only seg-%d", files, idx)
+	}
+}
+
+// TestCompactionStandIns checks that while a compaction's segment builds, the
+// segments it replaced answer for it through their indexes (the same results
+// as before the compaction), and that deletes made during the build reach
+// both.
+func TestCompactionStandIns(t *testing.T) {
+	cfg := segConfig()
+	cfg.MergeFactor = 0
+	s, _ := Open(testSchema(), cfg)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(31, 31))
+	idx := uint64(0)
+	for seg := 0; seg < 3; seg++ {
+		for i := 0; i < 300; i++ {
+			idx++
+			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
+		}
+		idx++
+		apply(t, s, idx, Op{Seal: true})
+	}
+	waitBuilt(t, s)
+	var queries []Query
+	var before []Result
+	for qi := 0; qi < 20; qi++ {
+		q := skewedDoc(r, "q")
+		query := Query{K: 10, Sparse: &q.Sparse, Dense: q.Dense, Multi: q.Multi, Params: QueryParams{Candidates: 50}}
+		res, err := s.Search(context.Background(), query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = append(queries, query)
+		before = append(before, res)
+	}
+
+	gate := make(chan struct{})
+	s.buildHook = func(sg *segment) {
+		if sg.standIns != nil {
+			<-gate
+		}
+	}
+	ids := s.AllBuilt()
+	idx++
+	apply(t, s, idx, Op{Compact: ids})
+	infos := s.Segments()
+	if len(infos) != 2 || infos[1].State != "building" || infos[1].Docs != 900 {
+		close(gate)
+		t.Fatalf("after compaction: %+v", infos)
+	}
+	for qi, q := range queries {
+		res, err := s.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res) != fmt.Sprint(before[qi]) {
+			close(gate)
+			t.Fatalf("query %d: stand-ins answered %v, before the compaction %v", qi, res, before[qi])
+		}
+	}
+	// delete the best sparse hit of every query while the build runs
+	deleted := map[string]bool{}
+	for _, res := range before {
+		if len(res.Sparse) > 0 && !deleted[res.Sparse[0].ID] {
+			idx++
+			apply(t, s, idx, Op{DeleteID: res.Sparse[0].ID})
+			deleted[res.Sparse[0].ID] = true
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, q := range queries {
+			res, err := s.Search(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range [][]Hit{res.Sparse, res.Dense, res.Multi} {
+				for _, h := range l {
+					if deleted[h.ID] {
+						t.Fatalf("%s: deleted %s returned", when, h.ID)
+					}
+				}
+			}
+		}
+	}
+	check("during the build")
+	close(gate)
+	waitBuilt(t, s)
+	check("after the build")
+	s.mu.RLock()
+	released := s.segs[0].standIns == nil && s.segs[0].src == nil
+	s.mu.RUnlock()
+	if !released {
+		t.Fatal("stand-ins kept after the build")
+	}
+	if s.Len() != 900-len(deleted) {
+		t.Fatalf("len %d, want %d", s.Len(), 900-len(deleted))
+	}
+}
+
+// TestMergePolicy seals segments one after another, compacting whatever the
+// tiered policy proposes, and checks the shape it keeps: MergeFactor
+// segments of a tier become one of the next.
+func TestMergePolicy(t *testing.T) {
+	cfg := segConfig()
+	cfg.SealDocs = 100
+	cfg.MinIndexDocs = 50
+	cfg.MergeFactor = 4
+	cfg.MaxSegments = 100
+	s, _ := Open(testSchema(), cfg)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(32, 32))
+	idx := uint64(0)
+	counts := []int{}
+	for seal := 1; seal <= 17; seal++ {
+		for i := 0; i < 100; i++ {
+			idx++
+			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("m%d-%d", seal, i))})
+		}
+		idx++
+		apply(t, s, idx, Op{Seal: true})
+		waitBuilt(t, s)
+		for ids := s.CompactionDue(); ids != nil; ids = s.CompactionDue() {
+			idx++
+			apply(t, s, idx, Op{Compact: ids})
+			waitBuilt(t, s)
+		}
+		counts = append(counts, len(s.Segments())-1)
+	}
+	// seals 1-3: 1..3 segments; 4 -> one of 400; 16 -> one of 1,600; 17 -> 2
+	want := []int{1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, 1, 2}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Fatalf("segments after each seal: %v, want %v", counts, want)
+	}
+	if s.Len() != 1700 {
+		t.Fatalf("len %d", s.Len())
+	}
+	for _, c := range []struct{ live, tier int }{{1, 0}, {100, 0}, {150, 0}, {200, 1}, {400, 1}, {700, 1}, {900, 2}, {1600, 2}, {6400, 3}} {
+		if got := mergeTier(c.live, 100, 4); got != c.tier {
+			t.Errorf("mergeTier(%d) = %d, want %d", c.live, got, c.tier)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,9 @@ type Shard struct {
 	wg     sync.WaitGroup
 	// loaded counts segments whose indexes came from files, not a build.
 	loaded atomic.Int64
+	// buildHook, when set (by tests, before the builds it watches start),
+	// runs at the start of every segment build.
+	buildHook func(sg *segment)
 }
 
 // location is where a live document is: a buffer slot (seg nil) or a
@@ -202,7 +206,7 @@ func (s *Shard) removeLocked(id string) bool {
 		s.buf[l.row] = nil
 		s.bufLive.Remove(l.row)
 	} else {
-		l.seg.dead.Add(l.row)
+		l.seg.markDead(l.row)
 	}
 	return true
 }
@@ -243,6 +247,8 @@ func (s *Shard) compactLocked(index uint64, ids []uint64) {
 	if found != len(want) {
 		return
 	}
+	var olds []*segment
+	var src []srcRow
 	for _, sg := range s.segs {
 		if !want[sg.id] {
 			keep = append(keep, sg)
@@ -251,12 +257,20 @@ func (s *Shard) compactLocked(index uint64, ids []uint64) {
 		for row, d := range sg.docs {
 			if !sg.dead.Contains(uint32(row)) {
 				merged = append(merged, d)
+				src = append(src, srcRow{seg: int32(len(olds)), row: uint32(row)})
 			}
 		}
+		olds = append(olds, sg)
+		sg.retired.Store(true)
 	}
 	s.segs = keep
 	if len(merged) > 0 {
-		s.addSegmentLocked(newSegment(index, merged, &s.schema))
+		sg := newSegment(index, merged, &s.schema)
+		if len(merged) >= s.cfg.MinIndexDocs && !s.closed {
+			// the merged segments keep serving until the new one is built
+			sg.standIns, sg.src = olds, src
+		}
+		s.addSegmentLocked(sg)
 	}
 	s.dropFilesLocked(index)
 }
@@ -306,9 +320,12 @@ func (s *Shard) SealDue() bool {
 	return int(s.bufLive.GetCardinality()) >= s.cfg.SealDocs
 }
 
-// CompactionDue returns the ids of segments worth compacting, or nil: every
-// built segment whose deleted fraction reached CompactDeleted, and, when
-// there are more than MaxSegments, the smallest built ones.
+// CompactionDue returns the ids of segments worth compacting into one, or
+// nil. Only built segments count. In order of preference:
+//   - every segment whose deleted fraction reached CompactDeleted;
+//   - when there are more than MaxSegments, the two smallest;
+//   - the tiered merge policy: the MergeFactor smallest segments of the lowest
+//     tier that holds at least MergeFactor of them (see Config.MergeFactor).
 func (s *Shard) CompactionDue() []uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -323,15 +340,51 @@ func (s *Shard) CompactionDue() []uint64 {
 			ids = append(ids, sg.id)
 		}
 	}
+	sort.SliceStable(built, func(i, j int) bool { return sg0(built[i]) < sg0(built[j]) })
 	if len(s.segs) > s.cfg.MaxSegments && len(built) >= 2 {
-		sort.Slice(built, func(i, j int) bool { return sg0(built[i]) < sg0(built[j]) })
 		for _, sg := range built[:2] {
 			if !containsID(ids, sg.id) {
 				ids = append(ids, sg.id)
 			}
 		}
 	}
+	if len(ids) > 0 || s.cfg.MergeFactor < 2 {
+		return ids
+	}
+	tiers := map[int][]*segment{}
+	lowest := -1
+	for _, sg := range built {
+		live := sg0(sg)
+		if live > s.cfg.MaxMergeDocs {
+			continue
+		}
+		t := mergeTier(live, s.cfg.SealDocs, s.cfg.MergeFactor)
+		tiers[t] = append(tiers[t], sg)
+		if len(tiers[t]) == s.cfg.MergeFactor && (lowest < 0 || t < lowest) {
+			lowest = t
+		}
+	}
+	if lowest < 0 {
+		return nil
+	}
+	total := 0
+	for _, sg := range tiers[lowest][:s.cfg.MergeFactor] {
+		total += sg0(sg)
+		ids = append(ids, sg.id)
+	}
+	if total > s.cfg.MaxMergeDocs {
+		return nil
+	}
 	return ids
+}
+
+// mergeTier is the tier of a segment with live documents: 0 up to sealDocs,
+// then the nearest integer to log_factor(live/sealDocs).
+func mergeTier(live, sealDocs, factor int) int {
+	if live <= sealDocs {
+		return 0
+	}
+	return int(math.Floor(math.Log(float64(live)/float64(sealDocs))/math.Log(float64(factor)) + 0.5))
 }
 
 func sg0(sg *segment) int { return len(sg.docs) - int(sg.dead.GetCardinality()) }
@@ -558,22 +611,73 @@ func (s *Shard) Search(ctx context.Context, q Query) (Result, error) {
 		return Result{}, err
 	}
 	parts = append(parts, bufRes)
-	views := make([]segView, len(s.segs))
-	for i, sg := range s.segs {
-		views[i] = sg.view(&p)
+	views := make([]segView, 0, len(s.segs))
+	for _, sg := range s.segs {
+		views = sg.appendViews(views, &p)
 	}
 	s.mu.RUnlock()
-	for i := range views {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		r, err := s.searchView(ctx, &p, &views[i])
-		if err != nil {
-			return Result{}, err
-		}
-		parts = append(parts, r)
+	res, err := s.searchViews(ctx, &p, views)
+	if err != nil {
+		return Result{}, err
 	}
+	parts = append(parts, res...)
 	return mergeResults(parts, q.K), nil
+}
+
+// searchViews searches the segment views, on up to cfg.SearchParallelism
+// goroutines, and returns their results in the order of views.
+func (s *Shard) searchViews(ctx context.Context, p *prepared, views []segView) ([]Result, error) {
+	out := make([]Result, len(views))
+	workers := min(s.cfg.SearchParallelism, len(views))
+	if workers <= 1 {
+		for i := range views {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			r, err := s.searchView(ctx, p, &views[i])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(views) {
+				return
+			}
+			err := ctx.Err()
+			if err == nil {
+				out[i], err = s.searchView(ctx, p, &views[i])
+			}
+			if err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+				return
+			}
+		}
+	}
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() { defer wg.Done(); work() }()
+	}
+	work()
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
 }
 
 // scanLocked scores the live documents of docs (the rows in live) exactly.

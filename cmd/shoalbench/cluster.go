@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,7 +30,7 @@ type clusterOpts struct {
 	docs, nq, k, shards, batch, parallel, sealDocs, queryCut int
 	heapFactor                                               float32
 	rfs                                                      []int
-	logLevel                                                 string
+	logLevel, cpuProfile                                     string
 }
 
 // newClusterCmd measures a whole in-process cluster: ingest through the HTTP
@@ -56,6 +57,7 @@ func newClusterCmd() *cobra.Command {
 	f.Float32Var(&o.heapFactor, "heap-factor", 0, "Seismic heap_factor (0: index default)")
 	f.IntSliceVar(&o.rfs, "rf", []int{1, 3}, "replication factors to run, in order")
 	f.StringVar(&o.logLevel, "log-level", "error", "cluster log level")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the search phase to this file")
 	return cmd
 }
 
@@ -125,6 +127,7 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 			return fmt.Errorf("rf %d: %w", rf, err)
 		}
 		res["p50_ratio_vs_single"] = res["p50_us"].(float64) / clusterUS(singleP50)
+		res["merged_p50_ratio_vs_single"] = res["merged_p50_us"].(float64) / clusterUS(singleP50)
 		if rf == 1 {
 			ingest1 = res["ingest_docs_s"].(float64)
 		} else if ingest1 > 0 {
@@ -234,26 +237,59 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		return nil, err
 	}
 	buildWait := time.Now()
-	if err := waitNoBuilds(ctx, cl); err != nil {
+	if err := waitNoBuilds(ctx, cl, true); err != nil {
 		return nil, err
 	}
 	buildWaitS := time.Since(buildWait).Seconds()
 	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
-	var lat []time.Duration
-	var rec float64
-	for qi := 0; qi < queries.Len(); qi++ {
-		qidx, qval := queries.Row(qi)
-		t0 := time.Now()
-		res, err := cl.Search(ctx, name, api.SearchRequest{K: o.k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
 		if err != nil {
 			return nil, err
 		}
-		lat = append(lat, time.Since(t0))
-		var got []string
-		for _, h := range res.Hits {
-			got = append(got, h.ID)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
 		}
-		rec += eval.Recall(got, truth[qi])
+		defer f.Close()
+	}
+	segsLoaded, err := maxSegments(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	lat, rec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	if err != nil {
+		return nil, err
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	// an operator's force-merge after a bulk load: compact until every
+	// shard holds one segment, then search again
+	mergeStart := time.Now()
+	for i := 0; i < 10; i++ {
+		n, err := maxSegments(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 1 {
+			break
+		}
+		if _, err := cl.Compact(ctx, name); err != nil {
+			return nil, err
+		}
+		if err := waitNoBuilds(ctx, cl, true); err != nil {
+			return nil, err
+		}
+	}
+	mergeS := time.Since(mergeStart).Seconds()
+	segsMerged, err := maxSegments(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	mlat, mrec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	if err != nil {
+		return nil, err
 	}
 	// restart the whole cluster on its data: time until it serves, and until
 	// every segment has rebuilt its indexes; then recall again
@@ -277,27 +313,20 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		time.Sleep(50 * time.Millisecond)
 	}
 	healthyS := time.Since(t0).Seconds()
-	if err := waitNoBuilds(ctx, cl); err != nil {
+	if err := waitNoBuilds(ctx, cl, false); err != nil {
 		return nil, err
 	}
 	builtS := time.Since(t0).Seconds()
-	var rec2 float64
-	for qi := 0; qi < queries.Len(); qi++ {
-		qidx, qval := queries.Row(qi)
-		res, err := cl.Search(ctx, name, api.SearchRequest{K: o.k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
-		if err != nil {
-			return nil, err
-		}
-		var got []string
-		for _, h := range res.Hits {
-			got = append(got, h.ID)
-		}
-		rec2 += eval.Recall(got, truth[qi])
+	_, rec2, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{
-		"restart_healthy_s": healthyS, "restart_built_s": builtS, "restart_recall": rec2 / float64(queries.Len()),
+		"restart_healthy_s": healthyS, "restart_built_s": builtS, "restart_recall": rec2,
 		"bench": "cluster", "index": "cluster", "rf": rf, "shards": o.shards, "nodes": 3, "docs": docs.Len(), "queries": queries.Len(), "k": o.k,
-		"seal_docs": scfg.SealDocs, "recall": rec / float64(queries.Len()), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
+		"seal_docs": scfg.SealDocs, "recall": rec, "segments_per_shard": segsLoaded,
+		"merge_s": mergeS, "merged_segments_per_shard": segsMerged, "merged_recall": mrec,
+		"merged_p50_us": clusterUS(clusterPct(mlat, 50)), "merged_p99_us": clusterUS(clusterPct(mlat, 99)), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
 		"ingest_docs_s": float64(docs.Len()) / ingest.Seconds(), "ingest_s": ingest.Seconds(), "final_build_wait_s": buildWaitS,
 		"visible_checks": len(visLat), "visible_within_1s_misses": visibleMiss, "visible_p99_us": clusterUS(clusterPct(visLat, 99)),
 		"threads": 1, "gomaxprocs": runtime.GOMAXPROCS(0),
@@ -325,7 +354,9 @@ func clusterLogLevel(s string) slog.Level {
 }
 
 // waitNoBuilds waits until no replica reports a segment building.
-func waitNoBuilds(ctx context.Context, cl *client.Client) error {
+// With settle it waits for a quiet spell longer than the leaders' merge checks.
+func waitNoBuilds(ctx context.Context, cl *client.Client, settle bool) error {
+	quiet := 0
 	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); {
 		st, err := cl.Cluster(ctx)
 		if err != nil {
@@ -345,9 +376,59 @@ func waitNoBuilds(ctx context.Context, cl *client.Client) error {
 			}
 		}
 		if building == 0 {
-			return nil
+			quiet++
+			// the leaders check for due merges every 2 s: only a quiet
+			// spell longer than that means the policy has settled
+			if !settle || quiet > 15 {
+				return nil
+			}
+		} else {
+			quiet = 0
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("segments still building after 30 minutes")
+}
+
+// clusterQueries runs the queries one at a time through the HTTP API and
+// returns their latencies and mean recall against truth.
+func clusterQueries(ctx context.Context, cl *client.Client, name string, queries *dataset.Sparse, truth [][]string, k int, params *api.SearchParams) ([]time.Duration, float64, error) {
+	var lat []time.Duration
+	var rec float64
+	for qi := 0; qi < queries.Len(); qi++ {
+		qidx, qval := queries.Row(qi)
+		t0 := time.Now()
+		res, err := cl.Search(ctx, name, api.SearchRequest{K: k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
+		if err != nil {
+			return nil, 0, err
+		}
+		lat = append(lat, time.Since(t0))
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		rec += eval.Recall(got, truth[qi])
+	}
+	return lat, rec / float64(max(1, queries.Len())), nil
+}
+
+// maxSegments returns the most segments any replica's shard holds.
+func maxSegments(ctx context.Context, cl *client.Client) (int, error) {
+	st, err := cl.Cluster(ctx)
+	if err != nil {
+		return 0, err
+	}
+	most := 0
+	for _, sh := range st.Shards {
+		for _, r := range sh.Replicas {
+			n := 0
+			for _, sg := range r.Segments {
+				if sg.State != "buffer" {
+					n++
+				}
+			}
+			most = max(most, n)
+		}
+	}
+	return most, nil
 }
