@@ -57,6 +57,16 @@ func (s *Shard) saveIndex(sg *segment, ix *segIndex) error {
 	})
 }
 
+// hasIndexFiles reports whether sg's index files were saved (its ok file
+// exists).
+func (s *Shard) hasIndexFiles(sg *segment) bool {
+	if s.cfg.Dir == "" {
+		return false
+	}
+	_, err := os.Stat(s.segPath(sg.id, "ok"))
+	return err == nil
+}
+
 // loadIndex loads a segment's saved indexes; fs.ErrNotExist means there are
 // none.
 func (s *Shard) loadIndex(sg *segment) (*segIndex, error) {

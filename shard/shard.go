@@ -49,6 +49,10 @@ type Shard struct {
 	// buildHook, when set (by tests, before the builds it watches start),
 	// runs at the start of every segment build.
 	buildHook func(sg *segment)
+	// held is closed when builds from scratch may start (see HoldBuilds);
+	// done is closed by Close.
+	held chan struct{}
+	done chan struct{}
 }
 
 // location is where a live document is: a buffer slot (seg nil) or a
@@ -72,7 +76,9 @@ func Open(schema Schema, cfg Config) (*Shard, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Shard{schema: schema, cfg: cfg, log: cfg.Logger, builds: make(chan struct{}, cfg.BuildConcurrency)}
+	s := &Shard{schema: schema, cfg: cfg, log: cfg.Logger, builds: make(chan struct{}, cfg.BuildConcurrency),
+		held: make(chan struct{}), done: make(chan struct{})}
+	close(s.held)
 	s.resetLocked()
 	return s, nil
 }
@@ -89,6 +95,9 @@ func (s *Shard) resetLocked() {
 // afterwards.
 func (s *Shard) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -290,13 +299,48 @@ func (s *Shard) startBuildLocked(sg *segment) {
 		return
 	}
 	sg.indexed = true
+	held := s.held
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		if !s.hasIndexFiles(sg) {
+			// while the log replays, wait: a later compaction may retire
+			// the segment, and building it would be wasted
+			select {
+			case <-held:
+			case <-s.done:
+				return
+			}
+		}
 		s.builds <- struct{}{}
 		defer func() { <-s.builds }()
 		s.buildSegment(sg)
 	}()
+}
+
+// HoldBuilds makes segments without saved index files wait before they
+// build, until ReleaseBuilds; segments with files still load at once. A node
+// holds builds while a restarted replica replays its log, so that segments a
+// later compaction in the log drops are never built.
+func (s *Shard) HoldBuilds() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.held:
+		s.held = make(chan struct{})
+	default:
+	}
+}
+
+// ReleaseBuilds lets held builds start.
+func (s *Shard) ReleaseBuilds() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.held:
+	default:
+		close(s.held)
+	}
 }
 
 // Get returns the live document with id. The document must not be modified.

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -244,8 +247,46 @@ func FuzzRestore(f *testing.F) {
 	var buf bytes.Buffer
 	s.Snapshot().WriteTo(&buf)
 	f.Add(buf.Bytes())
+	f.Add(mustReadF(f, "testdata/snapshot-v1.bin"))
+	f.Add(mustReadF(f, "testdata/snapshot-v2.bin"))
+	// a version-3 snapshot with a segment and its index files
+	cfg := DefaultConfig()
+	cfg.SealDocs, cfg.MinIndexDocs, cfg.Dir = 10, 5, f.TempDir()
+	s3, _ := Open(testSchema(), cfg)
+	for i := 0; i < 8; i++ {
+		cmd, _ := EncodeBatch(Batch{Ops: []Op{{Doc: randDoc(r, fmt.Sprintf("d%d", i))}}})
+		s3.Apply(uint64(i+1), cmd)
+	}
+	cmd, _ = EncodeBatch(Batch{Ops: []Op{{Seal: true}}})
+	s3.Apply(9, cmd)
+	s3.WaitBuilt(context.Background())
+	buf.Reset()
+	s3.Snapshot().WriteTo(&buf)
+	s3.Close()
+	f.Add(buf.Bytes())
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, p []byte) {
 		s2, _ := New(testSchema())
 		_ = s2.Restore(bytes.NewReader(p))
+		// with a Dir, the segment files are written, and removed on error
+		cfg := DefaultConfig()
+		cfg.Dir = dir
+		s4, _ := Open(testSchema(), cfg)
+		if err := s4.Restore(bytes.NewReader(p)); err != nil {
+			if left, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(left) != 0 {
+				t.Fatalf("files left by a failed restore: %v", left)
+			}
+		}
+		s4.Close()
+		os.RemoveAll(dir)
 	})
+}
+
+func mustReadF(f *testing.F, path string) []byte {
+	f.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
 }

@@ -5,26 +5,40 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// Snapshot formats. Version 2 (written):
+// Snapshot formats. Version 3 (written):
 //
-//	magic "SHS" | version byte (2) | uint64 LE applied index |
+//	magic "SHS" | version byte (3) | uint64 LE applied index |
 //	uvarint segment count | segments... | uvarint buffer count | buffer documents
-//	segment: uvarint id | uvarint document count | documents | uvarint n | n bytes of roaring tombstones
+//	segment: uvarint id | uvarint document count | documents | uvarint n | n bytes of roaring tombstones |
+//	         uvarint file count | files...
+//	file:    uvarint name length | name (the extension: "sparse", "dense", "dense.rescore", "multi", "ok") |
+//	         uvarint size | size bytes (the segment index file seg-<id>.<name>, as saved)
 //	document: uvarint length | document encoding (as in commands)
 //
-// Version 1 (still read): the header, then uvarint count and documents, all
-// of which become the write buffer.
+// A segment carries its index files when its indexes were built and saved
+// (Config.Dir set), "ok" last; a replica that restores the snapshot writes
+// them into its own Config.Dir and loads them instead of building. Without
+// them (or without a Dir) a restored segment builds its indexes in the
+// background, deterministically, and is searched exactly until then.
 //
-// Indexes are not in the snapshot: a restored segment rebuilds them in the
-// background (deterministically) and is searched exactly until then.
+// Version 2 (still read) is version 3 without the file lists. Version 1
+// (still read): the header, then uvarint count and documents, all of which
+// become the write buffer.
 const (
 	snapshotV1 = 1
 	snapshotV2 = 2
+	snapshotV3 = 3
 )
+
+// snapshotFileExts are the segment files a snapshot may carry, in the order
+// written; "ok" comes last, so a partial set is never used.
+var snapshotFileExts = []string{"sparse", "dense", "dense.rescore", "multi", "ok"}
 
 var snapshotMagic = [3]byte{'S', 'H', 'S'}
 
@@ -37,9 +51,19 @@ type Snapshot struct {
 }
 
 type snapSegment struct {
-	id   uint64
-	docs []*Document
-	dead *roaring.Bitmap
+	id    uint64
+	docs  []*Document
+	dead  *roaring.Bitmap
+	files []snapFile
+}
+
+// snapFile is a segment index file held open from Snapshot until written:
+// the shard may delete its name meanwhile, not its contents.
+type snapFile struct {
+	ext  string
+	f    *os.File
+	size int64
+	data []byte // a restored file's contents (ok files), instead of f
 }
 
 // Snapshot captures the current state. It copies pointers and tombstones
@@ -49,7 +73,11 @@ func (s *Shard) Snapshot() *Snapshot {
 	defer s.mu.RUnlock()
 	sn := &Snapshot{applied: s.applied}
 	for _, sg := range s.segs {
-		sn.segs = append(sn.segs, snapSegment{id: sg.id, docs: sg.docs, dead: sg.dead.Clone()})
+		ss := snapSegment{id: sg.id, docs: sg.docs, dead: sg.dead.Clone()}
+		if s.cfg.Dir != "" && sg.indexed && !sg.building() {
+			ss.files = s.openSegmentFiles(sg.id)
+		}
+		sn.segs = append(sn.segs, ss)
 	}
 	it := s.bufLive.Iterator()
 	for it.HasNext() {
@@ -58,11 +86,51 @@ func (s *Shard) Snapshot() *Snapshot {
 	return sn
 }
 
-// WriteTo writes the snapshot in format version 2.
+// openSegmentFiles opens the saved index files of segment id, or returns
+// nil when they are not all there.
+func (s *Shard) openSegmentFiles(id uint64) []snapFile {
+	var out []snapFile
+	for _, ext := range snapshotFileExts {
+		f, err := os.Open(s.segPath(id, ext))
+		if err != nil {
+			continue
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			continue
+		}
+		out = append(out, snapFile{ext: ext, f: f, size: st.Size()})
+	}
+	if len(out) == 0 || out[len(out)-1].ext != "ok" {
+		closeFiles(out)
+		return nil
+	}
+	return out
+}
+
+func closeFiles(files []snapFile) {
+	for _, sf := range files {
+		if sf.f != nil {
+			sf.f.Close()
+		}
+	}
+}
+
+// Close releases the files a snapshot holds open; WriteTo closes them too.
+func (sn *Snapshot) Close() {
+	for i := range sn.segs {
+		closeFiles(sn.segs[i].files)
+		sn.segs[i].files = nil
+	}
+}
+
+// WriteTo writes the snapshot in format version 3.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	defer sn.Close()
 	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
 	hdr := append([]byte(nil), snapshotMagic[:]...)
-	hdr = append(hdr, snapshotV2)
+	hdr = append(hdr, snapshotV3)
 	hdr = binary.LittleEndian.AppendUint64(hdr, sn.applied)
 	hdr = binary.AppendUvarint(hdr, uint64(len(sn.segs)))
 	cw.write(hdr)
@@ -84,6 +152,20 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		}
 		cw.write(binary.AppendUvarint(nil, uint64(len(tb))))
 		cw.write(tb)
+		cw.write(binary.AppendUvarint(nil, uint64(len(sg.files))))
+		for _, sf := range sg.files {
+			cw.write(binary.AppendUvarint(nil, uint64(len(sf.ext))))
+			cw.write([]byte(sf.ext))
+			cw.write(binary.AppendUvarint(nil, uint64(sf.size)))
+			if cw.err == nil {
+				n, err := io.Copy(cw.w, io.NewSectionReader(sf.f, 0, sf.size))
+				cw.n += n
+				if err == nil && n != sf.size {
+					err = fmt.Errorf("segment %d file %s: copied %d of %d bytes", sg.id, sf.ext, n, sf.size)
+				}
+				cw.err = err
+			}
+		}
 	}
 	writeDocs(sn.buf)
 	if cw.err != nil {
@@ -119,12 +201,22 @@ func (s *Shard) Restore(r io.Reader) error {
 		return fmt.Errorf("%w: bad snapshot magic", ErrCorrupt)
 	}
 	version := hdr[3]
-	if version != snapshotV1 && version != snapshotV2 {
+	if version < snapshotV1 || version > snapshotV3 {
 		return fmt.Errorf("%w: unsupported snapshot version %d", ErrCorrupt, version)
 	}
 	applied := binary.LittleEndian.Uint64(hdr[4:])
 	var segs []snapSegment
-	if version == snapshotV2 {
+	// files written into cfg.Dir; removed again if the snapshot turns out bad
+	var written []string
+	ok := false
+	defer func() {
+		if !ok {
+			for _, p := range written {
+				os.Remove(p)
+			}
+		}
+	}()
+	if version >= snapshotV2 {
 		n, err := binary.ReadUvarint(br)
 		if err != nil || n > 1<<20 {
 			return fmt.Errorf("%w: snapshot segment count", ErrCorrupt)
@@ -142,8 +234,8 @@ func (s *Shard) Restore(r io.Reader) error {
 			if err != nil || tl > 1<<30 {
 				return fmt.Errorf("%w: snapshot segment %d tombstones", ErrCorrupt, i)
 			}
-			tb := make([]byte, tl)
-			if _, err := io.ReadFull(br, tb); err != nil {
+			tb, err := readN(br, tl)
+			if err != nil {
 				return fmt.Errorf("%w: snapshot segment %d tombstones: %v", ErrCorrupt, i, err)
 			}
 			dead := roaring.New()
@@ -154,13 +246,36 @@ func (s *Shard) Restore(r io.Reader) error {
 			if dead.GetCardinality() > 0 && uint64(dead.Maximum()) >= uint64(len(docs)) {
 				return fmt.Errorf("%w: snapshot segment %d: tombstone beyond its rows", ErrCorrupt, i)
 			}
-			segs = append(segs, snapSegment{id: id, docs: docs, dead: dead})
+			ss := snapSegment{id: id, docs: docs, dead: dead}
+			if version >= snapshotV3 {
+				files, paths, err := s.restoreSegmentFiles(br, id)
+				written = append(written, paths...)
+				if err != nil {
+					return fmt.Errorf("snapshot segment %d: %w", i, err)
+				}
+				ss.files = files
+			}
+			segs = append(segs, ss)
 		}
 	}
 	buf, err := readDocs(br)
 	if err != nil {
 		return fmt.Errorf("snapshot buffer: %w", err)
 	}
+	// the ok files last: only now is every segment's set complete
+	for _, ss := range segs {
+		for _, sf := range ss.files {
+			if sf.ext != "ok" {
+				continue
+			}
+			p := s.segPath(ss.id, "ok")
+			written = append(written, p)
+			if err := writeFileAtomic(p, func(w *bufio.Writer) error { _, err := w.Write(sf.data); return err }); err != nil {
+				return fmt.Errorf("snapshot segment %d: %w", ss.id, err)
+			}
+		}
+	}
+	ok = true
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resetLocked()
@@ -184,6 +299,76 @@ func (s *Shard) Restore(r io.Reader) error {
 	return nil
 }
 
+// restoreSegmentFiles reads a segment's file list. With a Dir it writes the
+// files there (the ok file is kept in memory, for the caller to write once
+// the whole snapshot has been read); without one it skips them.
+func (s *Shard) restoreSegmentFiles(br *bufio.Reader, id uint64) (files []snapFile, written []string, err error) {
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > uint64(len(snapshotFileExts)) {
+		return nil, nil, fmt.Errorf("%w: file count", ErrCorrupt)
+	}
+	for i := uint64(0); i < n; i++ {
+		nl, err := binary.ReadUvarint(br)
+		if err != nil || nl > 32 {
+			return nil, written, fmt.Errorf("%w: file %d name", ErrCorrupt, i)
+		}
+		name := make([]byte, nl)
+		if _, err := io.ReadFull(br, name); err != nil {
+			return nil, written, fmt.Errorf("%w: file %d name: %v", ErrCorrupt, i, err)
+		}
+		ext := string(name)
+		if !slices.Contains(snapshotFileExts, ext) {
+			return nil, written, fmt.Errorf("%w: file %d: unknown segment file %q", ErrCorrupt, i, ext)
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil || size > 1<<40 || (ext == "ok" && size > 64) {
+			return nil, written, fmt.Errorf("%w: file %s: bad size", ErrCorrupt, ext)
+		}
+		if ext == "ok" {
+			data := make([]byte, size)
+			if _, err := io.ReadFull(br, data); err != nil {
+				return nil, written, fmt.Errorf("%w: file ok: %v", ErrCorrupt, err)
+			}
+			files = append(files, snapFile{ext: ext, data: data, size: int64(size)})
+			continue
+		}
+		if s.cfg.Dir == "" {
+			if _, err := io.CopyN(io.Discard, br, int64(size)); err != nil {
+				return nil, written, fmt.Errorf("%w: file %s: %v", ErrCorrupt, ext, err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+			return nil, written, err
+		}
+		p := s.segPath(id, ext)
+		written = append(written, p)
+		err = writeFileAtomic(p, func(w *bufio.Writer) error {
+			if _, err := io.CopyN(w, br, int64(size)); err != nil {
+				return fmt.Errorf("%w: file %s: %v", ErrCorrupt, ext, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, written, err
+		}
+	}
+	if s.cfg.Dir == "" {
+		files = nil // nothing written: the segments build
+	}
+	return files, written, nil
+}
+
+// readN reads exactly n bytes, growing its buffer as the bytes arrive, so a
+// corrupt length cannot make it allocate more than the input holds.
+func readN(r io.Reader, n uint64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err == nil && uint64(len(b)) != n {
+		err = io.ErrUnexpectedEOF
+	}
+	return b, err
+}
+
 func readDocs(br *bufio.Reader) ([]*Document, error) {
 	count, err := binary.ReadUvarint(br)
 	if err != nil {
@@ -196,11 +381,13 @@ func readDocs(br *bufio.Reader) ([]*Document, error) {
 		if err != nil || n > 1<<30 {
 			return nil, fmt.Errorf("%w: document %d: bad length", ErrCorrupt, i)
 		}
-		if uint64(cap(buf)) < n {
-			buf = make([]byte, n)
+		if uint64(cap(buf)) >= n {
+			buf = buf[:n]
+			_, err = io.ReadFull(br, buf)
+		} else {
+			buf, err = readN(br, n)
 		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("%w: document %d: %v", ErrCorrupt, i, err)
 		}
 		rd := reader{buf: buf}

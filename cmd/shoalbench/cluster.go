@@ -120,14 +120,18 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 		"recall": rec / float64(queries.Len()), "p50_us": clusterUS(singleP50), "p99_us": clusterUS(clusterPct(lat, 99)), "build_s": buildS, "threads": 1}); err != nil {
 		return err
 	}
+	singleSearch := func(qi int) time.Duration {
+		qidx, qval := queries.Row(qi)
+		t0 := time.Now()
+		single.Search(seismic.Vector{Indices: qidx, Values: qval}, o.k, sp, nil, nil)
+		return time.Since(t0)
+	}
 	var ingest1 float64
 	for _, rf := range o.rfs {
-		res, err := clusterRun(ctx, o, rf, docs, queries, ids, truth, sp)
+		res, err := clusterRun(ctx, o, rf, docs, queries, ids, truth, sp, singleSearch)
 		if err != nil {
 			return fmt.Errorf("rf %d: %w", rf, err)
 		}
-		res["p50_ratio_vs_single"] = res["p50_us"].(float64) / clusterUS(singleP50)
-		res["merged_p50_ratio_vs_single"] = res["merged_p50_us"].(float64) / clusterUS(singleP50)
 		if rf == 1 {
 			ingest1 = res["ingest_docs_s"].(float64)
 		} else if ingest1 > 0 {
@@ -140,7 +144,7 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 	return nil
 }
 
-func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *dataset.Sparse, ids []string, truth [][]string, sp seismic.SearchParams) (map[string]any, error) {
+func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *dataset.Sparse, ids []string, truth [][]string, sp seismic.SearchParams, single func(qi int) time.Duration) (map[string]any, error) {
 	dir, err := os.MkdirTemp("", "shoalbench-cluster-")
 	if err != nil {
 		return nil, err
@@ -257,7 +261,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 	if err != nil {
 		return nil, err
 	}
-	lat, rec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	lat, slat, rec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params, single)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +291,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 	if err != nil {
 		return nil, err
 	}
-	mlat, mrec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	mlat, mslat, mrec, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params, single)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +321,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		return nil, err
 	}
 	builtS := time.Since(t0).Seconds()
-	_, rec2, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params)
+	_, _, rec2, err := clusterQueries(ctx, cl, name, queries, truth, o.k, params, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +330,10 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		"bench": "cluster", "index": "cluster", "rf": rf, "shards": o.shards, "nodes": 3, "docs": docs.Len(), "queries": queries.Len(), "k": o.k,
 		"seal_docs": scfg.SealDocs, "recall": rec, "segments_per_shard": segsLoaded,
 		"merge_s": mergeS, "merged_segments_per_shard": segsMerged, "merged_recall": mrec,
-		"merged_p50_us": clusterUS(clusterPct(mlat, 50)), "merged_p99_us": clusterUS(clusterPct(mlat, 99)), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
+		"merged_p50_us": clusterUS(clusterPct(mlat, 50)), "merged_p99_us": clusterUS(clusterPct(mlat, 99)),
+		"single_p50_us": clusterUS(clusterPct(slat, 50)), "merged_single_p50_us": clusterUS(clusterPct(mslat, 50)),
+		"p50_ratio_vs_single":        clusterUS(clusterPct(lat, 50)) / clusterUS(clusterPct(slat, 50)),
+		"merged_p50_ratio_vs_single": clusterUS(clusterPct(mlat, 50)) / clusterUS(clusterPct(mslat, 50)), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
 		"ingest_docs_s": float64(docs.Len()) / ingest.Seconds(), "ingest_s": ingest.Seconds(), "final_build_wait_s": buildWaitS,
 		"visible_checks": len(visLat), "visible_within_1s_misses": visibleMiss, "visible_p99_us": clusterUS(clusterPct(visLat, 99)),
 		"threads": 1, "gomaxprocs": runtime.GOMAXPROCS(0),
@@ -392,24 +399,27 @@ func waitNoBuilds(ctx context.Context, cl *client.Client, settle bool) error {
 
 // clusterQueries runs the queries one at a time through the HTTP API and
 // returns their latencies and mean recall against truth.
-func clusterQueries(ctx context.Context, cl *client.Client, name string, queries *dataset.Sparse, truth [][]string, k int, params *api.SearchParams) ([]time.Duration, float64, error) {
-	var lat []time.Duration
-	var rec float64
+func clusterQueries(ctx context.Context, cl *client.Client, name string, queries *dataset.Sparse, truth [][]string, k int, params *api.SearchParams, single func(qi int) time.Duration) (lat, singleLat []time.Duration, recall float64, err error) {
 	for qi := 0; qi < queries.Len(); qi++ {
 		qidx, qval := queries.Row(qi)
+		if single != nil {
+			// the single index answers the same query right before, under
+			// the same machine load
+			singleLat = append(singleLat, single(qi))
+		}
 		t0 := time.Now()
 		res, err := cl.Search(ctx, name, api.SearchRequest{K: k, Sparse: &api.SparseVector{Indices: qidx, Values: qval}, Params: params})
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		lat = append(lat, time.Since(t0))
 		var got []string
 		for _, h := range res.Hits {
 			got = append(got, h.ID)
 		}
-		rec += eval.Recall(got, truth[qi])
+		recall += eval.Recall(got, truth[qi])
 	}
-	return lat, rec / float64(max(1, queries.Len())), nil
+	return lat, singleLat, recall / float64(max(1, queries.Len())), nil
 }
 
 // maxSegments returns the most segments any replica's shard holds.

@@ -299,6 +299,9 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// segments replayed from the log build only once the replica has caught
+	// up to where it was: a later compaction may drop them
+	eng.HoldBuilds()
 	group, err := n.host.Open(g, fsm{eng}, peers)
 	if err != nil {
 		_ = eng.Close()
@@ -306,6 +309,7 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	}
 	r := &replica{collection: col.Spec.Name, shard: s, eng: eng, group: group}
 	ra := replicaAdapter{g: group, floor: group.Status().LastIndex, caught: new(atomic.Bool)}
+	go releaseBuildsWhenCaught(eng, group, ra.floor)
 	if err := n.svc.Attach(r.collection, s, eng, ra); err != nil {
 		_ = n.host.CloseGroup(g, false)
 		_ = eng.Close()
@@ -394,7 +398,19 @@ func (f fsm) Restore(r io.Reader, _ uint64) error { return f.eng.Restore(r) }
 
 type snapshot struct{ *shard.Snapshot }
 
-func (snapshot) Release() {}
+// Release closes the segment index files the snapshot holds open.
+func (s snapshot) Release() { s.Snapshot.Close() }
+
+// releaseBuildsWhenCaught releases the engine's held builds once raft has
+// applied floor, or after a minute whatever happened (a replica whose
+// unacknowledged log tail was discarded never reaches its old floor).
+func releaseBuildsWhenCaught(eng *shard.Shard, g *replication.Group, floor uint64) {
+	defer eng.ReleaseBuilds()
+	deadline := time.Now().Add(time.Minute)
+	for g.RaftAppliedIndex() < floor && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // replicaAdapter adapts a raft group to shardsvc.Replica.
 type replicaAdapter struct {
