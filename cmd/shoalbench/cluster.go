@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,11 +33,19 @@ type clusterOpts struct {
 	heapFactor                                               float32
 	rfs                                                      []int
 	logLevel, cpuProfile                                     string
+	// writeJSONL, addr and collection select the two halves of a run
+	// against an external cluster (see newClusterCmd).
+	writeJSONL, addr, collection string
+	merge                        bool
 }
 
 // newClusterCmd measures a whole in-process cluster: ingest through the HTTP
 // API with rf 1 and then rf 3, then search latency and recall against exact,
 // next to one Seismic index over the same documents in the same run.
+//
+// Against a running cluster (shoal dev, say) it works in two halves:
+// --write-jsonl writes the documents for shoalctl load, and --addr then
+// searches the loaded collection (see scripts/dev-load-bench.sh).
 func newClusterCmd() *cobra.Command {
 	var o clusterOpts
 	cmd := &cobra.Command{
@@ -58,6 +68,10 @@ func newClusterCmd() *cobra.Command {
 	f.IntSliceVar(&o.rfs, "rf", []int{1, 3}, "replication factors to run, in order")
 	f.StringVar(&o.logLevel, "log-level", "error", "cluster log level")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the search phase to this file")
+	f.StringVar(&o.writeJSONL, "write-jsonl", "", "only write the synthetic documents as JSONL {id,indices,values} to this file (for shoalctl load), then exit")
+	f.StringVar(&o.addr, "addr", "", "search a running cluster at this URL (documents loaded with shoalctl load from --write-jsonl) instead of starting one")
+	f.StringVar(&o.collection, "collection", "synth", "with --addr: the collection to search")
+	f.BoolVar(&o.merge, "merge", true, "with --addr: after the first round of queries, force-merge (compact until one segment per shard) and search again")
 	return cmd
 }
 
@@ -70,6 +84,9 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 	docs, queries, err := dataset.GenerateSparse(cfg)
 	if err != nil {
 		return err
+	}
+	if o.writeJSONL != "" {
+		return writeSparseJSONL(o.writeJSONL, docs)
 	}
 	fwd := seismic.Forward{Offsets: docs.Offsets, Indices: docs.Indices, Values: docs.Values, Dim: docs.Dim}
 	ids := make([]string, docs.Len())
@@ -125,6 +142,13 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 		t0 := time.Now()
 		single.Search(seismic.Vector{Indices: qidx, Values: qval}, o.k, sp, nil, nil)
 		return time.Since(t0)
+	}
+	if o.addr != "" {
+		res, err := externalRun(ctx, o, queries, truth, singleSearch)
+		if err != nil {
+			return err
+		}
+		return emit(w, res)
 	}
 	var ingest1 float64
 	for _, rf := range o.rfs {
@@ -395,6 +419,101 @@ func waitNoBuilds(ctx context.Context, cl *client.Client, settle bool) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("segments still building after 30 minutes")
+}
+
+// writeSparseJSONL writes docs as {"id","indices","values"} lines, ids as the
+// cluster bench names them.
+func writeSparseJSONL(path string, docs *dataset.Sparse) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(bw)
+	for i := 0; i < docs.Len(); i++ {
+		idx, val := docs.Row(i)
+		if err := enc.Encode(struct {
+			ID      string    `json:"id"`
+			Indices []uint32  `json:"indices"`
+			Values  []float32 `json:"values"`
+		}{fmt.Sprintf("d%07d", i), idx, val}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// externalRun searches a running cluster whose collection holds the
+// synthetic documents (loaded from --write-jsonl with shoalctl load): it
+// waits for the builds, then measures as the in-process run does.
+func externalRun(ctx context.Context, o clusterOpts, queries *dataset.Sparse, truth [][]string, single func(qi int) time.Duration) (map[string]any, error) {
+	cl, err := client.New(o.addr, client.WithTimeout(2*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	col, err := cl.GetCollection(ctx, o.collection)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cl.Seal(ctx, o.collection); err != nil {
+		return nil, err
+	}
+	wait := time.Now()
+	if err := waitNoBuilds(ctx, cl, true); err != nil {
+		return nil, err
+	}
+	waitS := time.Since(wait).Seconds()
+	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
+	segs, err := maxSegments(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	lat, slat, rec, err := clusterQueries(ctx, cl, o.collection, queries, truth, o.k, params, single)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"bench": "cluster", "index": "cluster-external", "addr": o.addr, "collection": o.collection,
+		"shards": col.Shards, "rf": col.Replication, "queries": queries.Len(), "k": o.k, "build_wait_s": waitS,
+		"segments_per_shard": segs, "recall": rec, "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
+		"single_p50_us": clusterUS(clusterPct(slat, 50)), "p50_ratio_vs_single": clusterUS(clusterPct(lat, 50)) / clusterUS(clusterPct(slat, 50))}
+	if !o.merge {
+		return res, nil
+	}
+	mergeStart := time.Now()
+	for i := 0; i < 10; i++ {
+		n, err := maxSegments(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 1 {
+			break
+		}
+		if _, err := cl.Compact(ctx, o.collection); err != nil {
+			return nil, err
+		}
+		if err := waitNoBuilds(ctx, cl, true); err != nil {
+			return nil, err
+		}
+	}
+	res["merge_s"] = time.Since(mergeStart).Seconds()
+	if res["merged_segments_per_shard"], err = maxSegments(ctx, cl); err != nil {
+		return nil, err
+	}
+	mlat, mslat, mrec, err := clusterQueries(ctx, cl, o.collection, queries, truth, o.k, params, single)
+	if err != nil {
+		return nil, err
+	}
+	res["merged_recall"] = mrec
+	res["merged_p50_us"] = clusterUS(clusterPct(mlat, 50))
+	res["merged_p99_us"] = clusterUS(clusterPct(mlat, 99))
+	res["merged_single_p50_us"] = clusterUS(clusterPct(mslat, 50))
+	res["merged_p50_ratio_vs_single"] = clusterUS(clusterPct(mlat, 50)) / clusterUS(clusterPct(mslat, 50))
+	return res, nil
 }
 
 // clusterQueries runs the queries one at a time through the HTTP API and
