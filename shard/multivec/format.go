@@ -1,7 +1,9 @@
 package multivec
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -273,8 +275,29 @@ func (r *reader) table(dim, rows int) *embtable.Table {
 	return t
 }
 
+// fdeSidecar is the suffix of the FDE table file that Save writes next to
+// the store when the table has a rescoring copy; embtable adds ".rescore"
+// for the copy itself.
+const fdeSidecar = ".fde"
+
 // Save writes the store to path through a temporary file renamed into place.
+// When the FDE table has a rescoring copy (Config.FDETable.Rescore), which
+// the store format does not hold, Save also writes the table with its copy
+// through embtable.Table.Save to path+".fde" and path+".fde.rescore", so
+// Load ranks FDE candidates as the saved store did; otherwise it removes
+// such files left from an earlier Save to the same path.
 func (s *Store) Save(path string) error {
+	if s.fdeTab != nil && s.fdeTab.RescorePrecision() != embtable.NoRescore {
+		if err := s.fdeTab.Save(path + fdeSidecar); err != nil {
+			return fmt.Errorf("multivec: save fde table: %w", err)
+		}
+	} else {
+		for _, f := range []string{path + fdeSidecar, path + fdeSidecar + ".rescore"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -294,7 +317,11 @@ func (s *Store) Save(path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Load reads a store written by Save.
+// Load reads a store written by Save. When path+".fde.rescore" exists, it
+// opens the FDE table from path+".fde" with its rescoring copy mapped
+// read-only (see embtable.Open; Close releases it) and uses it in place of
+// the table in the store file, provided both hold the same codes; a sidecar
+// that does not match (left by an interrupted Save) is ignored.
 func Load(path string) (*Store, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -304,5 +331,31 @@ func Load(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("multivec: %s: %w", path, err)
 	}
+	if s.fdeTab == nil {
+		return s, nil
+	}
+	if _, err := os.Stat(path + fdeSidecar + ".rescore"); err != nil {
+		return s, nil
+	}
+	t, err := embtable.Open(path + fdeSidecar)
+	if err != nil {
+		return nil, fmt.Errorf("multivec: %s: fde table: %w", path, err)
+	}
+	if !bytes.Equal(t.AppendBinary(nil), s.fdeTab.AppendBinary(nil)) {
+		_ = t.Close()
+		return s, nil
+	}
+	s.fdeTab, s.fdeMapped = t, true
 	return s, nil
+}
+
+// Close releases the FDE rescoring copy mapped by Load, if any. The store
+// must not be searched during or after Close. Stores from Build, BuildFunc
+// or Decode hold no mapping; Close is then a no-op.
+func (s *Store) Close() error {
+	if !s.fdeMapped {
+		return nil
+	}
+	s.fdeMapped = false
+	return s.fdeTab.Close()
 }

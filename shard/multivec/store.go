@@ -32,8 +32,11 @@ type Store struct {
 
 	fde    *FDE
 	fdeTab *embtable.Table
-	vecTab *embtable.Table
-	docOf  []uint32 // stored vector row → document, for vecTab
+	// fdeMapped: fdeTab's rescoring copy is mapped from a sidecar file
+	// (Load); Close releases it.
+	fdeMapped bool
+	vecTab    *embtable.Table
+	docOf     []uint32 // stored vector row → document, for vecTab
 
 	pool sync.Pool
 }
@@ -178,42 +181,101 @@ func parallel(n, workers int, f func(i int)) {
 
 // encodeStorage keeps flat under the configured codec.
 func (s *Store) encodeStorage(flat []float32) {
-	dim := s.cfg.Dim
 	switch s.cfg.Codec {
 	case F32:
 		s.f32 = flat
 	case F16:
 		s.f16 = make([]vecmath.F16, len(flat))
-		for i, x := range flat {
-			s.f16[i] = vecmath.ToF16(x)
+		s.encodeRows(0, flat)
+	case SQ8:
+		r := newSQ8Range(s.cfg.Dim)
+		r.add(flat)
+		s.sqMin, s.sqStep = r.params()
+		s.sq8 = make([]uint8, len(flat))
+		s.encodeRows(0, flat)
+	}
+}
+
+// allocStorage makes room for total vectors under the codec (SQ8 parameters
+// must be set already).
+func (s *Store) allocStorage(total int) {
+	switch n := total * s.cfg.Dim; s.cfg.Codec {
+	case F32:
+		s.f32 = make([]float32, n)
+	case F16:
+		s.f16 = make([]vecmath.F16, n)
+	case SQ8:
+		s.sq8 = make([]uint8, n)
+	}
+}
+
+// encodeRows writes the vectors x at stored value offset off (a multiple of
+// Dim) of the allocated storage. Rows of different documents may be encoded
+// concurrently.
+func (s *Store) encodeRows(off int, x []float32) {
+	switch s.cfg.Codec {
+	case F32:
+		copy(s.f32[off:off+len(x)], x)
+	case F16:
+		dst := s.f16[off : off+len(x)]
+		for i, v := range x {
+			dst[i] = vecmath.ToF16(v)
 		}
 	case SQ8:
-		s.sqMin, s.sqStep = make([]float32, dim), make([]float32, dim)
-		lo, hi := make([]float32, dim), make([]float32, dim)
-		for j := range lo {
-			lo[j], hi[j] = float32(math.Inf(1)), float32(math.Inf(-1))
-		}
-		for i := 0; i+dim <= len(flat); i += dim {
-			for j, x := range flat[i : i+dim] {
-				lo[j], hi[j] = min(lo[j], x), max(hi[j], x)
+		dim := s.cfg.Dim
+		dst := s.sq8[off : off+len(x)]
+		for i := 0; i+dim <= len(x); i += dim {
+			for j, v := range x[i : i+dim] {
+				if s.sqStep[j] == 0 {
+					continue
+				}
+				c := math.Round(float64((v - s.sqMin[j]) / s.sqStep[j]))
+				dst[i+j] = uint8(min(255, max(0, c)))
 			}
-		}
-		for j := range lo {
-			if lo[j] > hi[j] {
-				lo[j], hi[j] = 0, 0
-			}
-			s.sqMin[j], s.sqStep[j] = lo[j], (hi[j]-lo[j])/255
-		}
-		s.sq8 = make([]uint8, len(flat))
-		for i := range flat {
-			j := i % dim
-			if s.sqStep[j] == 0 {
-				continue
-			}
-			v := math.Round(float64((flat[i] - s.sqMin[j]) / s.sqStep[j]))
-			s.sq8[i] = uint8(min(255, max(0, v)))
 		}
 	}
+}
+
+// sq8Range accumulates the per-dimension range of the SQ8 codec.
+type sq8Range struct{ lo, hi []float32 }
+
+func newSQ8Range(dim int) *sq8Range {
+	r := &sq8Range{lo: make([]float32, dim), hi: make([]float32, dim)}
+	for j := range r.lo {
+		r.lo[j], r.hi[j] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	return r
+}
+
+// add widens the range to cover the rows of x.
+func (r *sq8Range) add(x []float32) {
+	dim := len(r.lo)
+	for i := 0; i+dim <= len(x); i += dim {
+		for j, v := range x[i : i+dim] {
+			r.lo[j], r.hi[j] = min(r.lo[j], v), max(r.hi[j], v)
+		}
+	}
+}
+
+// merge widens r to cover o.
+func (r *sq8Range) merge(o *sq8Range) {
+	for j := range r.lo {
+		r.lo[j], r.hi[j] = min(r.lo[j], o.lo[j]), max(r.hi[j], o.hi[j])
+	}
+}
+
+// params returns the per-dimension minimum and step (255 levels); an empty
+// dimension gets minimum 0 and step 0.
+func (r *sq8Range) params() (mn, step []float32) {
+	mn, step = make([]float32, len(r.lo)), make([]float32, len(r.lo))
+	for j := range r.lo {
+		lo, hi := r.lo[j], r.hi[j]
+		if lo > hi {
+			lo, hi = 0, 0
+		}
+		mn[j], step[j] = lo, (hi-lo)/255
+	}
+	return mn, step
 }
 
 // Len returns the number of documents.
