@@ -30,8 +30,8 @@ recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (Sci
 	f.IntVar(&o.finalDim, "final-dim", o.finalDim, "MUVERA final projection dimension (0 = none)")
 	f.StringVar(&o.fdeCodec, "fde-codec", o.fdeCodec, "embtable codec of the FDE table")
 	f.StringVar(&o.rerank, "rerank", o.rerank, "comma list of candidate counts for muvera/centroid-ivf")
-	f.IntVar(&o.synthDocs, "synth-docs", o.synthDocs, "synthetic corpus size (part synth)")
-	f.IntVar(&o.synthQueries, "synth-queries", o.synthQueries, "synthetic queries")
+	f.IntVar(&o.synthDocs, "synth-docs", o.synthDocs, "synthetic corpus size (part synth; generated twice, never held as float32: use --codec sq8 or f16 at 100k)")
+	f.IntVar(&o.synthQueries, "synth-queries", o.synthQueries, "synthetic queries (each costs one exhaustive MaxSim over the corpus, ~5 s at 100k)")
 	f.StringVar(&o.truthCache, "truth-cache", o.truthCache, "file caching the exhaustive top-10 and latencies between runs (empty = none)")
 	f.IntVar(&o.fdePQM, "fde-pqm", o.fdePQM, "PQ subspaces of the FDE table (codec pq; 0 = dim/4)")
 	f.IntVar(&o.fdeOversample, "fde-oversample", o.fdeOversample, "FDE candidates taken from codes = oversample·rerank, rescored from an f32 copy (≤1 = no rescoring copy)")
@@ -40,5 +40,6 @@ recall is against the exact full-MaxSim top-10; ndcg10 is against the qrels (Sci
 	f.IntVar(&o.fdeIters, "fde-iters", o.fdeIters, "k-means iterations of the FDE table's PQ/IVF training (0 = embtable default)")
 	f.StringVar(&o.settings, "settings", o.settings, "comma list of clustering settings to run (empty = all), e.g. crisp-k8,ward-p3")
 	f.IntVar(&o.workers, "workers", o.workers, "build workers (0 = GOMAXPROCS)")
+	f.StringVar(&o.fdeRescore, "fde-rescore", o.fdeRescore, "precision of the FDE table's rescoring copy when fde-oversample > 1: f32 or f16")
 	return cmd
 }

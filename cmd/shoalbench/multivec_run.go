@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ type multivecOpts struct {
 	truthCache                          string
 	fdePQM, fdeOversample, fdeNList     int
 	fdeNProbe, fdeIters                 int
-	settings                            string
+	settings, fdeRescore                string
 }
 
 func defaultMultivecOpts() multivecOpts {
@@ -38,7 +39,7 @@ func defaultMultivecOpts() multivecOpts {
 	return multivecOpts{
 		data: filepath.Join("..", "shared", "data", "scifact"), codec: "f32", fdeCodec: "pq",
 		rerank: "100,200,259", ksim: 6, dproj: 8, reps: 32, fdePQM: 1024, fdeOversample: 4, fdeIters: 4,
-		synthDocs: 100_000, synthQueries: 50,
+		synthDocs: 100_000, synthQueries: 30, fdeRescore: "f32",
 	}
 }
 
@@ -59,21 +60,35 @@ type multivecResult struct {
 	CandidateFrac float64        `json:"candidate_frac"`
 	P50us         float64        `json:"p50_us"`
 	MeanUs        float64        `json:"mean_us"`
+	CPUP50us      float64        `json:"cpu_p50_us"`
 	Speedup       float64        `json:"speedup,omitempty"`
+	SpeedupCPU    float64        `json:"speedup_cpu,omitempty"`
 	BytesPerDoc   float64        `json:"bytes_per_doc"`
 	IndexBytesDoc float64        `json:"index_bytes_per_doc,omitempty"`
 	BuildS        float64        `json:"build_s"`
 }
 
-// mvCorpus is a loaded corpus with queries and optional judgements.
+// mvCorpus is a loaded corpus with queries and optional judgements. A
+// generated corpus has no docs: its n documents come from doc and are
+// built with multivec.BuildFunc, so they never exist as float32 all at once.
 type mvCorpus struct {
 	name    string
 	docs    [][]float32
+	n       int
+	doc     func(i int) []float32
 	ids     []string
 	queries [][]float32
 	qids    []string
 	qrels   eval.Qrels
 	dim     int
+}
+
+// size returns the number of documents.
+func (c *mvCorpus) size() int {
+	if c.docs == nil {
+		return c.n
+	}
+	return len(c.docs)
 }
 
 func (o multivecOpts) has(part string) bool {
@@ -137,11 +152,7 @@ func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &mvCorpus{name: fmt.Sprintf("synthetic-%d", o.synthDocs), dim: cfg.Dim}
-	c.docs = make([][]float32, o.synthDocs)
-	for i := range c.docs {
-		c.docs[i] = g.Doc(i)
-	}
+	c := &mvCorpus{name: fmt.Sprintf("synthetic-%d", o.synthDocs), dim: cfg.Dim, n: o.synthDocs, doc: g.Doc}
 	c.queries = make([][]float32, o.synthQueries)
 	for i := range c.queries {
 		c.queries[i] = g.Query(i, o.synthDocs)
@@ -153,6 +164,16 @@ func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
 type mvRun struct {
 	results [][]topk.Item
 	lat     []time.Duration
+	cpu     []time.Duration // CPU time of the searching thread (0 outside Linux)
+}
+
+func (r mvRun) cpuP50() float64 {
+	if len(r.cpu) == 0 {
+		return 0
+	}
+	l := slices.Clone(r.cpu)
+	slices.Sort(l)
+	return float64(l[len(l)/2].Nanoseconds()) / 1e3
 }
 
 func (r mvRun) p50() float64 {
@@ -169,12 +190,21 @@ func (r mvRun) mean() float64 {
 	return float64(s.Nanoseconds()) / 1e3 / float64(len(r.lat))
 }
 
-func mvSearchAll(s *multivec.Store, c *mvCorpus, k int, p multivec.SearchParams) mvRun {
-	r := mvRun{results: make([][]topk.Item, len(c.queries)), lat: make([]time.Duration, len(c.queries))}
+// mvSearchAll runs every query on one locked OS thread, recording wall and
+// thread CPU time; progress, when not nil, gets a line every 10 queries.
+func mvSearchAll(s *multivec.Store, c *mvCorpus, k int, p multivec.SearchParams, progress io.Writer) mvRun {
+	n := len(c.queries)
+	r := mvRun{results: make([][]topk.Item, n), lat: make([]time.Duration, n), cpu: make([]time.Duration, n)}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := time.Now()
 	for i, q := range c.queries {
-		t0 := time.Now()
+		t0, c0 := time.Now(), threadCPUNanos()
 		r.results[i] = s.Search(q, k, p, nil, nil)
-		r.lat[i] = time.Since(t0)
+		r.lat[i], r.cpu[i] = time.Since(t0), time.Duration(threadCPUNanos()-c0)
+		if progress != nil && (i+1)%10 == 0 {
+			fmt.Fprintf(progress, "multivec: %s %d/%d queries, %.0fs\n", p.Candidates, i+1, n, time.Since(start).Seconds())
+		}
 	}
 	return r
 }
@@ -219,7 +249,13 @@ func mvRecall(got, want mvRun) float64 {
 
 func mvBuild(c *mvCorpus, cfg multivec.Config) (*multivec.Store, float64, error) {
 	t0 := time.Now()
-	s, err := multivec.Build(c.docs, cfg)
+	var s *multivec.Store
+	var err error
+	if c.docs == nil {
+		s, err = multivec.BuildFunc(c.n, c.doc, cfg)
+	} else {
+		s, err = multivec.Build(c.docs, cfg)
+	}
 	return s, time.Since(t0).Seconds(), err
 }
 
@@ -239,47 +275,58 @@ func mvBaseConfig(o multivecOpts, dim int) (multivec.Config, error) {
 		cfg.FDETable.KMeansIters = o.fdeIters
 	}
 	if o.fdeOversample > 1 {
-		cfg.FDETable.Rescore = embtable.RescoreF32
+		switch o.fdeRescore {
+		case "f32":
+			cfg.FDETable.Rescore = embtable.RescoreF32
+		case "f16":
+			cfg.FDETable.Rescore = embtable.RescoreF16
+		default:
+			return cfg, fmt.Errorf("fde-rescore %q: want f16 or f32", o.fdeRescore)
+		}
 	}
 	return cfg, nil
 }
 
 func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 	const k = 10
-	n := len(c.docs)
-	tokens := 0
-	for _, d := range c.docs {
-		tokens += len(d) / c.dim
-	}
-	fmt.Fprintf(logw, "multivec: %s: %d docs, %d token vectors (%.1f/doc), %d queries, simd=%v\n",
-		c.name, n, tokens, float64(tokens)/float64(n), len(c.queries), multivec.SIMD())
+	n := c.size()
 	base, err := mvBaseConfig(o, c.dim)
 	if err != nil {
 		return err
 	}
 	full := base
 	full.FDE = o.has("muvera")
-	full.CentroidIVF = o.has("centroid")
+	full.CentroidIVF = o.has("centroid") && c.docs != nil
+	if o.has("centroid") && c.docs == nil {
+		fmt.Fprintf(logw, "multivec: %s: centroid-ivf skipped (its table needs every stored vector as float32)\n", c.name)
+	}
 	store, buildS, err := mvBuild(c, full)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logw, "multivec: full store built in %.1fs\n", buildS)
-	exact, ok := mvLoadTruth(o.truthCache, c)
+	tokens := int(store.Tokens())
+	fmt.Fprintf(logw, "multivec: %s: %d docs, %d token vectors (%.1f/doc), %d queries, simd=%v; full store built in %.1fs, %.0f MB vectors, %.0f MB index\n",
+		c.name, n, tokens, float64(tokens)/float64(n), len(c.queries), multivec.SIMD(), buildS,
+		float64(store.VectorBytes())/1e6, float64(store.IndexBytes())/1e6)
+	truthKey := fmt.Sprintf("%s codec=%s", c.name, o.codec)
+	exact, ok := mvLoadTruth(o.truthCache, truthKey, len(c.queries))
 	if !ok {
-		exact = mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive})
-		mvSaveTruth(o.truthCache, c, exact)
+		exact = mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive}, logw)
+		mvSaveTruth(o.truthCache, truthKey, exact)
 	}
 	fullNDCG := c.ndcg(exact)
-	fullP50 := exact.p50()
+	fullP50, fullCPU := exact.p50(), exact.cpuP50()
 	line := func(index string, params map[string]any, s *multivec.Store, r mvRun, cands int, buildS float64) error {
 		res := multivecResult{Bench: "multivec", Dataset: c.name, Index: index, Params: params, Docs: n, Queries: len(c.queries),
 			VectorsPerDoc: float64(s.Vectors()) / float64(n), Reduction: float64(tokens) / float64(s.Vectors()),
 			NDCG10: c.ndcg(r), Recall: mvRecall(r, exact), Candidates: cands, CandidateFrac: float64(cands) / float64(n),
-			P50us: r.p50(), MeanUs: r.mean(), BytesPerDoc: float64(s.VectorBytes()) / float64(n),
+			P50us: r.p50(), MeanUs: r.mean(), CPUP50us: r.cpuP50(), BytesPerDoc: float64(s.VectorBytes()) / float64(n),
 			IndexBytesDoc: float64(s.IndexBytes()) / float64(n), BuildS: buildS}
 		if index != "maxsim-full" {
 			res.Speedup = fullP50 / res.P50us
+			if fullCPU > 0 && res.CPUP50us > 0 {
+				res.SpeedupCPU = fullCPU / res.CPUP50us
+			}
 		}
 		if res.NDCG10 != nil && fullNDCG != nil && *fullNDCG > 0 {
 			l := 1 - *res.NDCG10 / *fullNDCG
@@ -299,19 +346,23 @@ func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 	if o.has("muvera") {
 		fp := full.FDEParams
 		for _, rr := range reranks {
-			r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByFDE, Rerank: rr, Oversample: o.fdeOversample, NProbe: o.fdeNProbe})
+			r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByFDE, Rerank: rr, Oversample: o.fdeOversample, NProbe: o.fdeNProbe}, nil)
 			params := map[string]any{"k_sim": fp.KSim, "d_proj": fp.DProj, "reps": fp.Reps, "final_dim": fp.FinalDim,
 				"fde_dim": store.Config().FDEParams.Reps * (1 << fp.KSim) * max(fp.DProj, 0), "fde_codec": o.fdeCodec,
-				"fde_pqm": o.fdePQM, "fde_oversample": o.fdeOversample, "fde_nlist": o.fdeNList, "fde_nprobe": o.fdeNProbe}
+				"fde_pqm": o.fdePQM, "fde_oversample": o.fdeOversample, "fde_nlist": o.fdeNList, "fde_nprobe": o.fdeNProbe,
+				"codec": o.codec}
+			if o.fdeOversample > 1 {
+				params["fde_rescore"] = o.fdeRescore
+			}
 			if err := line("muvera", params, store, r, rr, buildS); err != nil {
 				return err
 			}
 		}
 	}
-	if o.has("centroid") {
+	if o.has("centroid") && store.HasCentroidIVF() {
 		for _, rr := range reranks {
 			for _, nprobe := range []int{32} {
-				r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByCentroids, Rerank: rr, NProbe: nprobe})
+				r := mvSearchAll(store, c, k, multivec.SearchParams{Candidates: multivec.ByCentroids, Rerank: rr, NProbe: nprobe}, nil)
 				params := map[string]any{"nprobe": nprobe, "per_query_vector": 2 * rr, "clustering": "none"}
 				if err := line("centroid-ivf", params, store, r, rr, buildS); err != nil {
 					return err
@@ -365,7 +416,7 @@ func mvRunCorpus(out, logw io.Writer, o multivecOpts, c *mvCorpus) error {
 			if err != nil {
 				return err
 			}
-			r := mvSearchAll(s, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive})
+			r := mvSearchAll(s, c, k, multivec.SearchParams{Candidates: multivec.Exhaustive}, nil)
 			params := map[string]any{"method": st.cc.Method.String(), "k": st.cc.K, "ratio": st.cc.Ratio,
 				"pool_factor": st.cc.PoolFactor, "drop_singletons": st.cc.DropSingletons, "dedup": st.cc.Dedup, "distinct_ratio": st.cc.DistinctRatio}
 			if err := line(st.name, params, s, r, n, bs); err != nil {
@@ -420,9 +471,10 @@ type mvTruth struct {
 	Queries int           `json:"queries"`
 	Results [][]topk.Item `json:"results"`
 	LatNs   []int64       `json:"lat_ns"`
+	CPUNs   []int64       `json:"cpu_ns,omitempty"`
 }
 
-func mvLoadTruth(path string, c *mvCorpus) (mvRun, bool) {
+func mvLoadTruth(path, key string, queries int) (mvRun, bool) {
 	if path == "" {
 		return mvRun{}, false
 	}
@@ -431,23 +483,29 @@ func mvLoadTruth(path string, c *mvCorpus) (mvRun, bool) {
 		return mvRun{}, false
 	}
 	var t mvTruth
-	if json.Unmarshal(raw, &t) != nil || t.Name != c.name || t.Queries != len(c.queries) {
+	if json.Unmarshal(raw, &t) != nil || t.Name != key || t.Queries != queries {
 		return mvRun{}, false
 	}
 	r := mvRun{results: t.Results, lat: make([]time.Duration, len(t.LatNs))}
 	for i, ns := range t.LatNs {
 		r.lat[i] = time.Duration(ns)
 	}
+	for _, ns := range t.CPUNs {
+		r.cpu = append(r.cpu, time.Duration(ns))
+	}
 	return r, true
 }
 
-func mvSaveTruth(path string, c *mvCorpus, r mvRun) {
+func mvSaveTruth(path, key string, r mvRun) {
 	if path == "" {
 		return
 	}
-	t := mvTruth{Name: c.name, Queries: len(c.queries), Results: r.results}
+	t := mvTruth{Name: key, Queries: len(r.results), Results: r.results}
 	for _, l := range r.lat {
 		t.LatNs = append(t.LatNs, l.Nanoseconds())
+	}
+	for _, l := range r.cpu {
+		t.CPUNs = append(t.CPUNs, l.Nanoseconds())
 	}
 	if raw, err := json.Marshal(t); err == nil {
 		_ = os.WriteFile(path, raw, 0o644)
