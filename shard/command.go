@@ -14,13 +14,15 @@ type Batch struct {
 }
 
 // Op is one operation: an upsert (Doc set), a delete (DeleteID set), a seal
-// of the write buffer into a segment (Seal), or a compaction that merges the
-// segments named in Compact into one.
+// of the write buffer into a segment (Seal), a compaction that merges the
+// segments named in Compact into one, or the activation of the built indexes
+// of the segments named in Activate (see Config.ActivateByCommand).
 type Op struct {
 	Doc      *Document
 	DeleteID string
 	Seal     bool
 	Compact  []uint64
+	Activate []uint64
 }
 
 // Command encoding, version 1:
@@ -31,6 +33,7 @@ type Op struct {
 //	  2 delete: string id
 //	  3 seal: nothing
 //	  4 compact: uvarint n | n × uvarint segment id
+//	  5 activate: uvarint n | n × uvarint segment id
 //	document: string id | sparse | dense | multi | attrs
 //	string: uvarint length | bytes
 //	sparse: uvarint nnz | nnz × uint32 LE | nnz × float32 LE
@@ -43,6 +46,7 @@ const (
 	opDelete       = 2
 	opSeal         = 3
 	opCompact      = 4
+	opActivate     = 5
 )
 
 var commandMagic = [3]byte{'S', 'H', 'C'}
@@ -72,6 +76,12 @@ func EncodeBatch(b Batch) ([]byte, error) {
 			for _, id := range op.Compact {
 				dst = binary.AppendUvarint(dst, id)
 			}
+		case op.Activate != nil:
+			dst = append(dst, opActivate)
+			dst = binary.AppendUvarint(dst, uint64(len(op.Activate)))
+			for _, id := range op.Activate {
+				dst = binary.AppendUvarint(dst, id)
+			}
 		default:
 			dst = append(dst, opDelete)
 			dst = appendString(dst, op.DeleteID)
@@ -95,7 +105,7 @@ func DecodeBatch(p []byte) (Batch, error) {
 	}
 	var b Batch
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		switch r.byte() {
+		switch kind := r.byte(); kind {
 		case opUpsert:
 			d := r.document()
 			b.Ops = append(b.Ops, Op{Doc: d})
@@ -103,17 +113,21 @@ func DecodeBatch(p []byte) (Batch, error) {
 			b.Ops = append(b.Ops, Op{DeleteID: r.string()})
 		case opSeal:
 			b.Ops = append(b.Ops, Op{Seal: true})
-		case opCompact:
+		case opCompact, opActivate:
 			m := r.uvarint()
 			if r.err == nil && (m == 0 || m > uint64(len(r.buf))) {
-				r.fail("bad compact segment count")
+				r.fail("bad segment count")
 				break
 			}
 			ids := make([]uint64, m)
 			for j := range ids {
 				ids[j] = r.uvarint()
 			}
-			b.Ops = append(b.Ops, Op{Compact: ids})
+			if kind == opCompact {
+				b.Ops = append(b.Ops, Op{Compact: ids})
+			} else {
+				b.Ops = append(b.Ops, Op{Activate: ids})
+			}
 		default:
 			r.fail("unknown op kind")
 		}

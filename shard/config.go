@@ -35,6 +35,14 @@ type Config struct {
 	// MaxMergeDocs is the size above which the merge policy leaves a segment
 	// alone (a forced compaction still merges it). Default 5,000,000.
 	MaxMergeDocs int
+	// ActivateByCommand makes searches use a built segment's indexes only
+	// once an activation command (Op.Activate, proposed by the leader when
+	// its own build is done) has been applied: every replica then switches
+	// at the same log index, and replicas at the same index answer alike.
+	// Until then the segment is scored exactly, or through the segments a
+	// compaction replaced. Default false (indexes are used once built); the
+	// node sets it for replicated shards.
+	ActivateByCommand bool
 	// SearchParallelism bounds the goroutines one search uses to search
 	// segments at once. Default GOMAXPROCS.
 	SearchParallelism int

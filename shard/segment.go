@@ -48,6 +48,9 @@ type segment struct {
 	// has not started by then is skipped (a replayed log would otherwise
 	// build every segment that a later compaction drops).
 	retired atomic.Bool
+	// activated is set, under Shard.mu, by an activation command (see
+	// Config.ActivateByCommand); segments restored from a snapshot keep it.
+	activated bool
 }
 
 // srcRow is a row of one of a segment's stand-ins.
@@ -127,16 +130,28 @@ func (sg *segment) markDead(row uint32) {
 	}
 }
 
-// appendViews appends the views that answer for sg: its own, or while it
-// builds after a compaction, its stand-ins'. Callers hold Shard.mu.
-func (sg *segment) appendViews(dst []segView, p *prepared) []segView {
-	if sg.standIns != nil && sg.building() {
+// usable reports whether searches may use sg's indexes: they are built and,
+// when activation is by command, activated. Callers hold Shard.mu.
+func (sg *segment) usable(byCommand bool) bool {
+	return !sg.building() && (!byCommand || sg.activated || !sg.indexed)
+}
+
+// appendViews appends the views that answer for sg: its own through its
+// indexes once they are usable; until then, after a compaction, its
+// stand-ins', and otherwise its own scored exactly. Callers hold Shard.mu.
+func (sg *segment) appendViews(dst []segView, p *prepared, byCommand bool) []segView {
+	if sg.usable(byCommand) {
+		return append(dst, sg.view(p))
+	}
+	if sg.standIns != nil {
 		for _, st := range sg.standIns {
-			dst = st.appendViews(dst, p)
+			dst = st.appendViews(dst, p, byCommand)
 		}
 		return dst
 	}
-	return append(dst, sg.view(p))
+	v := sg.view(p)
+	v.idx = nil
+	return append(dst, v)
 }
 
 // segView is what a search needs of a segment, taken under Shard.mu.
@@ -376,10 +391,13 @@ func (s *Shard) buildSegment(sg *segment) {
 	}
 }
 
-// releaseStandIns drops the segments that served for sg while it built.
+// releaseStandIns drops the segments that served for sg while it built,
+// unless they must serve until an activation.
 func (s *Shard) releaseStandIns(sg *segment) {
 	s.mu.Lock()
-	sg.standIns, sg.src = nil, nil
+	if sg.usable(s.cfg.ActivateByCommand) {
+		sg.standIns, sg.src = nil, nil
+	}
 	s.mu.Unlock()
 }
 

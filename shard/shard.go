@@ -167,6 +167,8 @@ func (s *Shard) Apply(index uint64, cmd []byte) ([]byte, error) {
 			s.sealLocked(index)
 		case op.Compact != nil:
 			s.compactLocked(index, op.Compact)
+		case op.Activate != nil:
+			s.activateLocked(op.Activate)
 		default:
 			if s.removeLocked(op.DeleteID) {
 				res.Deleted++
@@ -179,7 +181,7 @@ func (s *Shard) Apply(index uint64, cmd []byte) ([]byte, error) {
 func (s *Shard) validate(b Batch) error {
 	for i, op := range b.Ops {
 		switch {
-		case op.Seal || op.Compact != nil:
+		case op.Seal || op.Compact != nil || op.Activate != nil:
 		case op.Doc == nil:
 			if op.DeleteID == "" {
 				return fieldErr(fmt.Sprintf("ops[%d].id", i), "must not be empty")
@@ -282,6 +284,54 @@ func (s *Shard) compactLocked(index uint64, ids []uint64) {
 		s.addSegmentLocked(sg)
 	}
 	s.dropFilesLocked(index)
+}
+
+// activateLocked marks the named segments' indexes as in use. Ids of
+// segments that no longer exist are ignored, on every replica alike.
+func (s *Shard) activateLocked(ids []uint64) {
+	for _, sg := range s.segs {
+		if containsID(ids, sg.id) && !sg.activated {
+			sg.activated = true
+			if !sg.building() {
+				sg.standIns, sg.src = nil, nil
+			}
+		}
+	}
+}
+
+// ActivationDue returns the ids of segments whose indexes this replica has
+// built but that no activation has named yet; nil unless ActivateByCommand.
+func (s *Shard) ActivationDue() []uint64 {
+	if !s.cfg.ActivateByCommand {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ids []uint64
+	for _, sg := range s.segs {
+		if sg.indexed && !sg.activated && !sg.building() {
+			ids = append(ids, sg.id)
+		}
+	}
+	return ids
+}
+
+// Lagging reports whether an activation has named a segment whose indexes
+// this replica has not built yet: until it has, its answers can differ from
+// other replicas' (it scores that segment exactly, or through the segments
+// it replaced), so a service may forward its searches to the leader.
+func (s *Shard) Lagging() bool {
+	if !s.cfg.ActivateByCommand {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sg := range s.segs {
+		if sg.activated && sg.building() {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Shard) addSegmentLocked(sg *segment) {
@@ -462,7 +512,7 @@ func (s *Shard) Segments() []SegmentInfo {
 		switch {
 		case len(sg.docs) < s.cfg.MinIndexDocs:
 			info.State = "exact"
-		case sg.building():
+		case !sg.usable(s.cfg.ActivateByCommand):
 			info.State = "building"
 		default:
 			info.State = "ready"
@@ -657,7 +707,7 @@ func (s *Shard) Search(ctx context.Context, q Query) (Result, error) {
 	parts = append(parts, bufRes)
 	views := make([]segView, 0, len(s.segs))
 	for _, sg := range s.segs {
-		views = sg.appendViews(views, &p)
+		views = sg.appendViews(views, &p, s.cfg.ActivateByCommand)
 	}
 	s.mu.RUnlock()
 	res, err := s.searchViews(ctx, &p, views)

@@ -218,6 +218,8 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte("SHC\x01\x01\x02\x01b"))
 	f.Add([]byte{})
+	ctl, _ := EncodeBatch(Batch{Ops: []Op{{Seal: true}, {Compact: []uint64{3, 9}}, {Activate: []uint64{12}}}})
+	f.Add(ctl)
 	f.Fuzz(func(t *testing.T, p []byte) {
 		b, err := DecodeBatch(p)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 //	magic "SHS" | version byte (3) | uint64 LE applied index |
 //	uvarint segment count | segments... | uvarint buffer count | buffer documents
 //	segment: uvarint id | uvarint document count | documents | uvarint n | n bytes of roaring tombstones |
-//	         uvarint file count | files...
+//	         uvarint file count | files... | flags byte (bit 0: activated)
 //	file:    uvarint name length | name (the extension: "sparse", "dense", "dense.rescore", "multi", "ok") |
 //	         uvarint size | size bytes (the segment index file seg-<id>.<name>, as saved)
 //	document: uvarint length | document encoding (as in commands)
@@ -51,10 +51,11 @@ type Snapshot struct {
 }
 
 type snapSegment struct {
-	id    uint64
-	docs  []*Document
-	dead  *roaring.Bitmap
-	files []snapFile
+	id        uint64
+	docs      []*Document
+	dead      *roaring.Bitmap
+	files     []snapFile
+	activated bool
 }
 
 // snapFile is a segment index file held open from Snapshot until written:
@@ -73,7 +74,7 @@ func (s *Shard) Snapshot() *Snapshot {
 	defer s.mu.RUnlock()
 	sn := &Snapshot{applied: s.applied}
 	for _, sg := range s.segs {
-		ss := snapSegment{id: sg.id, docs: sg.docs, dead: sg.dead.Clone()}
+		ss := snapSegment{id: sg.id, docs: sg.docs, dead: sg.dead.Clone(), activated: sg.activated}
 		if s.cfg.Dir != "" && sg.indexed && !sg.building() {
 			ss.files = s.openSegmentFiles(sg.id)
 		}
@@ -166,6 +167,11 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 				cw.err = err
 			}
 		}
+		var flags byte
+		if sg.activated {
+			flags |= 1
+		}
+		cw.write([]byte{flags})
 	}
 	writeDocs(sn.buf)
 	if cw.err != nil {
@@ -254,6 +260,11 @@ func (s *Shard) Restore(r io.Reader) error {
 					return fmt.Errorf("snapshot segment %d: %w", i, err)
 				}
 				ss.files = files
+				flags, err := br.ReadByte()
+				if err != nil || flags > 1 {
+					return fmt.Errorf("%w: snapshot segment %d flags", ErrCorrupt, i)
+				}
+				ss.activated = flags&1 != 0
 			}
 			segs = append(segs, ss)
 		}
@@ -283,6 +294,7 @@ func (s *Shard) Restore(r io.Reader) error {
 	for _, ss := range segs {
 		sg := newSegment(ss.id, ss.docs, &s.schema)
 		sg.dead = ss.dead
+		sg.activated = ss.activated
 		for row, d := range sg.docs {
 			if !sg.dead.Contains(uint32(row)) {
 				s.loc[d.ID] = location{seg: sg, row: uint32(row)}

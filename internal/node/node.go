@@ -293,6 +293,8 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	}
 	scfg.Logger = n.log.With("group", g)
 	scfg.Dir = n.segmentDir(g)
+	// replicas switch to a segment's indexes at the same log index
+	scfg.ActivateByCommand = true
 	eng, err := shard.Open(schema, scfg)
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ type Config struct {
 	// MaxConcurrent bounds the requests handled at once; default 64.
 	MaxConcurrent int
 	// MaintainEvery is how often a leader checks whether its shard needs a
-	// seal or a compaction; default 2s.
+	// seal, a compaction or an activation; default 1s.
 	MaintainEvery time.Duration
 }
 
@@ -99,7 +99,7 @@ func (c *Config) Validate() error {
 		c.MaxConcurrent = 64
 	}
 	if c.MaintainEvery <= 0 {
-		c.MaintainEvery = 2 * time.Second
+		c.MaintainEvery = time.Second
 	}
 	return nil
 }
@@ -115,7 +115,14 @@ type Service struct {
 	mu       sync.Mutex
 	replicas map[key]*attached
 	closed   bool
+
+	// forwards counts searches passed to a leader by a lagging replica.
+	forwards atomic.Int64
 }
+
+// Forwards returns how many searches this service passed to a leader
+// because its replica lagged behind an activation.
+func (s *Service) Forwards() int64 { return s.forwards.Load() }
 
 type key struct {
 	collection string
@@ -211,6 +218,13 @@ func (s *Service) maintain(a *attached, force string) (uint64, error) {
 	}
 	if len(ids) > 0 {
 		if err := propose(shard.Op{Compact: ids}); err != nil {
+			return last, err
+		}
+	}
+	// the leader's own builds are done: every replica switches to those
+	// indexes at this log index
+	if ids := a.eng.ActivationDue(); len(ids) > 0 {
+		if err := propose(shard.Op{Activate: ids}); err != nil {
 			return last, err
 		}
 	}
@@ -463,7 +477,8 @@ func (s *Service) handleStrong(a *attached, m *nats.Msg) {
 		s.get(a, m, true)
 		return
 	}
-	s.search(a, m, true)
+	// a search forwarded by a lagging replica is an ordinary read
+	s.search(a, m, m.Header.Get(forwardedHeader) == "")
 }
 
 func (s *Service) handleGet(a *attached, m *nats.Msg) { s.get(a, m, false) }
@@ -480,6 +495,9 @@ func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
 	}
 	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
 		s.respond(m, &wire.SearchResponse{Error: s.errorFor(a, err)})
+		return
+	}
+	if !strong && m.Header.Get(forwardedHeader) == "" && !a.rep.IsLeader() && a.eng.Lagging() && s.forward(a, m) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -500,6 +518,29 @@ func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
 		out.Multi = hitsToWire(res.Multi)
 	}
 	s.respond(m, out)
+}
+
+// forwardedHeader marks a search that a lagging replica passed to its leader.
+const forwardedHeader = "Shoal-Forwarded"
+
+// forward passes a search to the shard's leader and relays its answer. A
+// replica does so while it lags behind an activation (shard.Lagging): its
+// own answer could differ from the other replicas'. It reports false, and
+// the replica answers itself, when the leader does not answer in time.
+func (s *Service) forward(a *attached, m *nats.Msg) bool {
+	fwd := nats.NewMsg(wire.StrongSubject(a.key.collection, a.key.shard))
+	fwd.Data = m.Data
+	fwd.Header.Set(forwardedHeader, "1")
+	reply, err := s.cfg.Conn.RequestMsg(fwd, s.cfg.ReadWaitTimeout)
+	if err != nil {
+		s.cfg.Logger.Debug("forward to leader failed; answering locally", "collection", a.key.collection, "shard", a.key.shard, "err", err)
+		return false
+	}
+	s.forwards.Add(1)
+	if err := m.Respond(reply.Data); err != nil {
+		s.cfg.Logger.Debug("respond", "err", err)
+	}
+	return true
 }
 
 func (s *Service) get(a *attached, m *nats.Msg, strong bool) {
