@@ -20,6 +20,128 @@ import (
 	"github.com/shoal-search/shoal/internal/embedded"
 )
 
+// multiProcessSegments runs the segment life cycle through the processes: a
+// collection with a keyword attribute takes 2,400 documents, is sealed into
+// indexed segments (built and activated on every replica), loses 200
+// documents, and is compacted. After each step searches through the indexes,
+// with and without a filter, are checked against exact search (recall) and
+// never return a deleted document. The returned func checks again.
+func multiProcessSegments(t *testing.T, do func(method, path string, in, out any) (int, []byte), r *rand.Rand) func(what string) {
+	t.Helper()
+	if st, raw := do("POST", "/v1/collections", api.CollectionSpec{Name: "mpseg", Shards: 2, Replication: 3,
+		Sparse: &api.SparseField{MaxTerm: 1000}, Attributes: map[string]string{"grp": "keyword"}}, nil); st != 201 {
+		t.Fatalf("create mpseg: %d %s", st, raw)
+	}
+	groups := []string{"a", "b", "c", "d"}
+	for from := 0; from < 2400; from += 400 {
+		var docs []api.Document
+		for i := from; i < from+400; i++ {
+			docs = append(docs, api.Document{ID: docID(i), Sparse: randSparse(r, 1000, 12), Attributes: map[string]any{"grp": groups[i%4]}})
+		}
+		if st, raw := do("POST", "/v1/collections/mpseg/documents", api.UpsertRequest{Documents: docs}, nil); st != 200 {
+			t.Fatalf("upsert mpseg: %d %s", st, raw)
+		}
+	}
+	waitReady := func(what string) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var cl api.ClusterStatus
+			do("GET", "/v1/cluster", nil, &cl)
+			ready, waiting := 0, 0
+			for _, sh := range cl.Shards {
+				if sh.Collection != "mpseg" {
+					continue
+				}
+				for _, rep := range sh.Replicas {
+					for _, sg := range rep.Segments {
+						switch sg.State {
+						case "ready":
+							ready++
+						case "building":
+							waiting++
+						}
+					}
+				}
+			}
+			if ready > 0 && waiting == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: segments not ready: %+v", what, cl.Shards)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	deleted := map[string]bool{}
+	check := func(what string) {
+		t.Helper()
+		var rec float64
+		n := 0
+		for qi := 0; qi < 20; qi++ {
+			q := randSparse(r, 1000, 20)
+			var filter map[string]any
+			if qi%2 == 1 {
+				filter = map[string]any{"grp": groups[qi%4]}
+			}
+			var exact, got api.SearchResponse
+			if st, raw := do("POST", "/v1/collections/mpseg/search", api.SearchRequest{K: 10, Sparse: q, Filter: filter, Params: &api.SearchParams{Exact: true}}, &exact); st != 200 {
+				t.Fatalf("%s: exact search: %d %s", what, st, raw)
+			}
+			if st, raw := do("POST", "/v1/collections/mpseg/search", api.SearchRequest{K: 10, Sparse: q, Filter: filter, Params: &api.SearchParams{QueryCut: 20, HeapFactor: 0.5}}, &got); st != 200 {
+				t.Fatalf("%s: search: %d %s", what, st, raw)
+			}
+			want := map[string]bool{}
+			for _, h := range exact.Hits {
+				want[h.ID] = true
+			}
+			hit := 0
+			for _, h := range got.Hits {
+				if deleted[h.ID] {
+					t.Fatalf("%s: deleted %s returned", what, h.ID)
+				}
+				if want[h.ID] {
+					hit++
+				}
+			}
+			if len(want) > 0 {
+				rec += float64(hit) / float64(len(want))
+				n++
+			}
+		}
+		if rec/float64(n) < 0.9 {
+			t.Fatalf("%s: recall@10 against exact %.3f", what, rec/float64(n))
+		}
+		t.Logf("%s: recall@10 against exact %.3f", what, rec/float64(n))
+	}
+	if st, raw := do("POST", "/v1/collections/mpseg/seal", nil, nil); st != 200 {
+		t.Fatalf("seal: %d %s", st, raw)
+	}
+	waitReady("after the seal")
+	check("sealed segments")
+	for i := 0; i < 2400; i += 12 {
+		if st, raw := do("DELETE", "/v1/collections/mpseg/documents/"+docID(i), nil, nil); st != 200 {
+			t.Fatalf("delete: %d %s", st, raw)
+		}
+		deleted[docID(i)] = true
+	}
+	check("after deletes")
+	if st, raw := do("POST", "/v1/collections/mpseg/compact", nil, nil); st != 200 {
+		t.Fatalf("compact: %d %s", st, raw)
+	}
+	waitReady("after the compaction")
+	check("compacted")
+	var col api.Collection
+	do("GET", "/v1/collections/mpseg", nil, &col)
+	for _, p := range col.Placement {
+		for _, sg := range p.Segments {
+			if sg.State != "buffer" && sg.Deleted != 0 {
+				t.Fatalf("after compaction: segment %+v still holds deleted rows", sg)
+			}
+		}
+	}
+	return check
+}
+
 // buildShoal builds the shoal binary into a temporary directory.
 func buildShoal(t *testing.T) string {
 	t.Helper()
@@ -145,12 +267,14 @@ func TestMultiProcess(t *testing.T) {
 	}
 	load(0, 400)
 	check("before the kill")
+	segCheck := multiProcessSegments(t, do, r)
 	if err := nodes[0].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = nodes[0].cmd.Wait()
 	load(400, 800)
 	check("after SIGKILL of n1")
+	segCheck("after SIGKILL of n1")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatal(err)
 	}
