@@ -9,6 +9,8 @@
 #   scripts/dev-load-bench.sh [DOCS] [QUERY_CUT]      (defaults 1000000, 20)
 #
 # Everything listens on 127.0.0.1; the data directory is a fresh temp dir.
+# SHOAL_PORT picks the HTTP port (default 17700); SHOAL_PPROF=127.0.0.1:6060
+# serves pprof from shoal dev and saves a heap profile at the end (HEAP_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docs=${1:-1000000}
@@ -23,7 +25,7 @@ go build -o "$work/shoalbench" ./cmd/shoalbench
 echo "== writing $docs documents" >&2
 "$work/shoalbench" cluster --docs "$docs" --write-jsonl "$work/docs.jsonl"
 
-"$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level warn 2>"$work/dev.log" &
+"$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level warn ${SHOAL_PPROF:+--pprof "$SHOAL_PPROF"} 2>"$work/dev.log" &
 dev=$!
 trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
@@ -36,3 +38,7 @@ echo "== shoalctl load" >&2
 echo "== shoalbench cluster --addr" >&2
 "$work/shoalbench" cluster --docs "$docs" --nq 200 --query-cut "$qc" --addr "$addr" --collection synth
 "$work/shoalctl" --addr "$addr" collection describe synth >&2
+if [ -n "${SHOAL_PPROF:-}" ]; then
+	curl -s "http://$SHOAL_PPROF/debug/pprof/heap" -o "${HEAP_OUT:-/tmp/shoal-dev-heap.pb.gz}" || true
+	ps -o rss= -p $dev | awk '{printf "shoal dev RSS %.0f MB\n", $1/1024}' >&2
+fi

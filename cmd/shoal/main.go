@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,6 +42,25 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	var pprofAddr string
+	root.PersistentFlags().StringVar(&pprofAddr, "pprof", "", "serve Go's /debug/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if pprofAddr == "" {
+			return nil
+		}
+		ln, err := net.Listen("tcp", pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() { _ = http.Serve(ln, mux) }()
+		return nil
+	}
 	logger := func() *slog.Logger {
 		var lv slog.Level
 		if err := lv.UnmarshalText([]byte(level)); err != nil {

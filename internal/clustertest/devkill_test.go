@@ -18,11 +18,13 @@ import (
 	"github.com/shoal-search/shoal/internal/dataset"
 )
 
-// TestDevSIGKILL runs the `shoal dev` binary, loads 2,000 documents (real
+// TestDevSIGKILL runs the `shoal dev` binary, loads 3,000 documents (real
 // SciFact BM25 vectors when ../shared/data is there, synthetic ones
 // otherwise) through the HTTP API into 2 shards with rf 3, checks 50 queries
-// against the exact top-10, SIGKILLs the process, starts it again on the
-// same data and checks every document and every result again.
+// against the exact top-10, seals the buffers into indexed segments, deletes
+// some documents, SIGKILLs the process, starts it again on the same data and
+// checks every document and every result again, then compacts and checks
+// once more. Index searches are checked by recall against exact.
 func TestDevSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("dev cluster skipped under -short")
@@ -64,7 +66,10 @@ func TestDevSIGKILL(t *testing.T) {
 
 	docs, queries := devKillData(t)
 	cmd := start()
-	if st, raw := do("POST", "/v1/collections", api.CollectionSpec{Name: "scifact", Shards: 2, Replication: 3, Sparse: &api.SparseField{MaxTerm: 30522}}, nil); st != 201 {
+	// BM25 vectors need fuller Seismic postings and summaries (docs/segments.md)
+	spec := api.CollectionSpec{Name: "scifact", Shards: 2, Replication: 3,
+		Sparse: &api.SparseField{MaxTerm: 30522, Index: &api.SparseIndex{AutoKeep: 1, Alpha: 0.8}}}
+	if st, raw := do("POST", "/v1/collections", spec, nil); st != 201 {
 		t.Fatalf("create: %d %s", st, raw)
 	}
 	stored := map[string]*api.Document{}
@@ -77,23 +82,97 @@ func TestDevSIGKILL(t *testing.T) {
 			stored[batch[i].ID] = &batch[i]
 		}
 	}
+	deleted := map[string]bool{}
 	check := func(what string) {
 		t.Helper()
+		var rec float64
 		for _, q := range queries {
+			want := exactSparse(stored, q, 10)
 			var sr api.SearchResponse
-			if st, raw := do("POST", "/v1/collections/scifact/search", api.SearchRequest{K: 10, Sparse: q}, &sr); st != 200 {
+			if st, raw := do("POST", "/v1/collections/scifact/search", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{Exact: true}}, &sr); st != 200 {
 				t.Fatalf("%s: search: %d %s", what, st, raw)
 			}
-			sameHits(t, what, sr.Hits, exactSparse(stored, q, 10))
+			sameHits(t, what, sr.Hits, want)
+			// through the indexes of the sealed segments
+			if st, raw := do("POST", "/v1/collections/scifact/search", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{QueryCut: 64, HeapFactor: 0.5}}, &sr); st != 200 {
+				t.Fatalf("%s: search: %d %s", what, st, raw)
+			}
+			ids := map[string]bool{}
+			for _, h := range want {
+				ids[h.ID] = true
+			}
+			hit := 0
+			for _, h := range sr.Hits {
+				if deleted[h.ID] {
+					t.Fatalf("%s: deleted %s returned", what, h.ID)
+				}
+				if ids[h.ID] {
+					hit++
+				}
+			}
+			rec += float64(hit) / float64(max(1, len(want)))
+		}
+		rec /= float64(len(queries))
+		t.Logf("%s: recall@10 through the indexes %.3f", what, rec)
+		if rec < 0.9 {
+			t.Fatalf("%s: recall@10 through the indexes %.3f", what, rec)
+		}
+	}
+	waitReady := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var cl api.ClusterStatus
+			do("GET", "/v1/cluster", nil, &cl)
+			ready, building := 0, 0
+			for _, sh := range cl.Shards {
+				for _, rep := range sh.Replicas {
+					for _, sg := range rep.Segments {
+						switch sg.State {
+						case "ready":
+							ready++
+						case "building":
+							building++
+						}
+					}
+				}
+			}
+			// every replica of both shards serves an indexed segment
+			if ready == 6 && building == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: segments not ready: %+v", what, cl.Shards)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	check("before SIGKILL")
+	if st, raw := do("POST", "/v1/collections/scifact/seal", nil, nil); st != 200 {
+		t.Fatalf("seal: %d %s", st, raw)
+	}
+	waitReady("after the seal")
+	for i := 0; i < len(docs); i += 40 {
+		id := docs[i].ID
+		if st, raw := do("DELETE", "/v1/collections/scifact/documents/"+id, nil, nil); st != 200 {
+			t.Fatalf("delete %s: %d %s", id, st, raw)
+		}
+		delete(stored, id)
+		deleted[id] = true
+	}
+	check("sealed, with deletes")
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
 	start()
+	waitReady("after restart")
 	check("after SIGKILL and restart")
+	if st, raw := do("POST", "/v1/collections/scifact/compact", nil, nil); st != 200 {
+		t.Fatalf("compact: %d %s", st, raw)
+	}
+	waitReady("after the compaction")
+	check("compacted")
 	for id, d := range stored {
 		var got api.Document
 		if st, raw := do("GET", "/v1/collections/scifact/documents/"+id, nil, &got); st != 200 {
@@ -106,7 +185,7 @@ func TestDevSIGKILL(t *testing.T) {
 }
 
 func devKillData(t *testing.T) ([]api.Document, []*api.SparseVector) {
-	const n, nq = 2000, 50
+	const n, nq = 3000, 50 // 1,500 documents a shard: segments large enough to index
 	var docs []api.Document
 	var queries []*api.SparseVector
 	dir := filepath.Join("..", "..", "..", "shared", "data", "scifact", "sparse-bm25")
