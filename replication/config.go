@@ -76,7 +76,8 @@ type Config struct {
 	// SnapshotRetain is how many snapshots each group keeps on disk. Default 2.
 	SnapshotRetain int
 	// LogCacheSize is how many recent log entries each group caches in memory.
-	// Default 512.
+	// An entry can be a whole upsert batch (a megabyte for 1,000 SPLADE
+	// documents), so the cache is kept small. Default 64.
 	LogCacheSize int
 	// NoSync skips fsync of the log store. Unsafe: only for tests. Default false.
 	NoSync bool
@@ -106,7 +107,7 @@ func DefaultConfig() Config {
 		SnapshotInterval:   2 * time.Minute,
 		TrailingLogs:       10240,
 		SnapshotRetain:     2,
-		LogCacheSize:       512,
+		LogCacheSize:       64,
 	}
 }
 
