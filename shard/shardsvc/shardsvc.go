@@ -116,12 +116,12 @@ type Service struct {
 	replicas map[key]*attached
 	closed   bool
 
-	// forwards counts searches passed to a leader by a lagging replica.
+	// forwards counts reads passed to a leader by a follower behind it.
 	forwards atomic.Int64
 }
 
-// Forwards returns how many searches this service passed to a leader
-// because its replica lagged behind an activation.
+// Forwards returns how many reads this service passed to a leader because
+// its replica was behind (see shouldForward).
 func (s *Service) Forwards() int64 { return s.forwards.Load() }
 
 type key struct {
@@ -474,7 +474,7 @@ func (s *Service) handleStrong(a *attached, m *nats.Msg) {
 	// The strong subject carries searches and gets; a get request decodes
 	// as a search with no vectors, so it is told apart by a header.
 	if m.Header.Get("Shoal-Op") == "get" {
-		s.get(a, m, true)
+		s.get(a, m, m.Header.Get(forwardedHeader) == "")
 		return
 	}
 	// a search forwarded by a lagging replica is an ordinary read
@@ -493,11 +493,11 @@ func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
 		s.respond(m, &wire.SearchResponse{Error: &wire.Error{Code: wire.CodeBadVersion, Message: fmt.Sprintf("wire version %d, want %d", req.Version, wire.Version)}})
 		return
 	}
-	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
-		s.respond(m, &wire.SearchResponse{Error: s.errorFor(a, err)})
+	if s.shouldForward(a, m, req.MinAppliedIndex, strong, true) && s.forward(a, m, false) {
 		return
 	}
-	if !strong && m.Header.Get(forwardedHeader) == "" && !a.rep.IsLeader() && a.eng.Lagging() && s.forward(a, m) {
+	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
+		s.respond(m, &wire.SearchResponse{Error: s.errorFor(a, err)})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -523,13 +523,36 @@ func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
 // forwardedHeader marks a search that a lagging replica passed to its leader.
 const forwardedHeader = "Shoal-Forwarded"
 
-// forward passes a search to the shard's leader and relays its answer. A
-// replica does so while it lags behind an activation (shard.Lagging): its
-// own answer could differ from the other replicas'. It reports false, and
-// the replica answers itself, when the leader does not answer in time.
-func (s *Service) forward(a *attached, m *nats.Msg) bool {
+// shouldForward reports whether a follower should pass an eventual read to
+// its leader instead of answering: when it has not applied the index the
+// read must see (a write acknowledged through this coordinator, or its own
+// pre-restart position), which the leader applied before acknowledging, so
+// the read is answered at once instead of waiting for the follower to catch
+// up; or, for searches, when it lags behind an activation (shard.Lagging)
+// and its answer could differ from the other replicas'.
+func (s *Service) shouldForward(a *attached, m *nats.Msg, minIndex uint64, strong, search bool) bool {
+	if strong || m.Header.Get(forwardedHeader) != "" || a.rep.IsLeader() {
+		return false
+	}
+	if minIndex = max(minIndex, a.rep.ReadFloor()); minIndex > a.eng.AppliedIndex() {
+		return true
+	}
+	return search && a.eng.Lagging()
+}
+
+// forward passes a read to the shard's leader and relays its answer. It
+// reports false, and the replica answers itself, when the leader does not
+// answer in time.
+func (s *Service) forward(a *attached, m *nats.Msg, get bool) bool {
 	fwd := nats.NewMsg(wire.StrongSubject(a.key.collection, a.key.shard))
 	fwd.Data = m.Data
+	for k, v := range m.Header {
+		fwd.Header[k] = v
+	}
+	if get {
+		// the leader's subject carries searches and gets alike
+		fwd.Header.Set("Shoal-Op", "get")
+	}
 	fwd.Header.Set(forwardedHeader, "1")
 	reply, err := s.cfg.Conn.RequestMsg(fwd, s.cfg.ReadWaitTimeout)
 	if err != nil {
@@ -551,6 +574,9 @@ func (s *Service) get(a *attached, m *nats.Msg, strong bool) {
 	}
 	if req.Version != wire.Version {
 		s.respond(m, &wire.GetResponse{Error: &wire.Error{Code: wire.CodeBadVersion, Message: fmt.Sprintf("wire version %d, want %d", req.Version, wire.Version)}})
+		return
+	}
+	if s.shouldForward(a, m, req.MinAppliedIndex, strong, false) && s.forward(a, m, true) {
 		return
 	}
 	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
