@@ -148,6 +148,9 @@ func loadSciFactMultivec(o multivecOpts) (*mvCorpus, error) {
 
 func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
 	cfg := dataset.DefaultMultivecSynthConfig()
+	if err := mvSynthMemoryCheck(o, cfg); err != nil {
+		return nil, err
+	}
 	g, err := dataset.NewMultivecSynth(cfg)
 	if err != nil {
 		return nil, err
@@ -158,6 +161,29 @@ func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
 		c.queries[i] = g.Query(i, o.synthDocs)
 	}
 	return c, nil
+}
+
+// mvSynthMemoryLimit bounds the estimated memory of a synthetic run.
+const mvSynthMemoryLimit = 6 << 30
+
+// mvSynthMemoryCheck refuses a synthetic run whose stored vectors plus
+// float32 FDEs (held at once while BuildFunc builds the FDE table) would
+// pass mvSynthMemoryLimit, e.g. the SciFact defaults (f32 storage, 16,384-dim
+// FDE) at 100,000 documents.
+func mvSynthMemoryCheck(o multivecOpts, cfg dataset.MultivecSynthConfig) error {
+	width := map[string]float64{"f32": 4, "f16": 2, "sq8": 1}[o.codec]
+	tokens := float64(o.synthDocs) * float64(cfg.MinTokens+cfg.MaxTokens) / 2
+	vec := tokens * float64(cfg.Dim) * width
+	fde := 0.0
+	if o.has("muvera") {
+		fde = float64(o.synthDocs) * float64(o.reps<<o.ksim*max(o.dproj, 1)) * 4
+	}
+	if est := vec + fde; est > mvSynthMemoryLimit {
+		return fmt.Errorf("synthetic %d docs: about %.1f GB of vectors (%s) and %.1f GB of float32 FDEs, above %d GB; "+
+			"use --codec sq8 and a smaller FDE (e.g. --ksim 4 --dproj 8 --reps 16 --fde-codec sq8 --fde-oversample 0)",
+			o.synthDocs, vec/1e9, o.codec, fde/1e9, mvSynthMemoryLimit>>30)
+	}
+	return nil
 }
 
 // mvRun is the outcome of running every query through one search setting.
