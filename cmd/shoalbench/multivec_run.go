@@ -148,6 +148,9 @@ func loadSciFactMultivec(o multivecOpts) (*mvCorpus, error) {
 
 func mvSynthCorpus(o multivecOpts) (*mvCorpus, error) {
 	cfg := dataset.DefaultMultivecSynthConfig()
+	if o.synthDocs < 1 || o.synthQueries < 1 {
+		return nil, fmt.Errorf("synthetic corpus needs --synth-docs and --synth-queries ≥ 1")
+	}
 	if err := mvSynthMemoryCheck(o, cfg); err != nil {
 		return nil, err
 	}
