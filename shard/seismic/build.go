@@ -32,7 +32,8 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ix := &Index{n: docs.Len(), dim: dim, cfg: cfg, half: cfg.Values == ValueF16}
+	half := cfg.Values == ValueF16 && fitsHalf(docs.Values)
+	ix := &Index{n: docs.Len(), dim: dim, cfg: cfg, half: half}
 	ix.buildForward(docs, workers)
 	b := &builder{ix: ix, cfg: cfg, workers: workers}
 	b.prune(docs)
@@ -46,6 +47,18 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 		ix.buildKNN(cfg.KNN, cfg.KNNParams, workers)
 	}
 	return ix, nil
+}
+
+// fitsHalf reports whether every value is within the finite half-float
+// range; larger magnitudes would become infinities, so such collections keep
+// float32 values.
+func fitsHalf(vs []float32) bool {
+	for _, v := range vs {
+		if v > 65504 || v < -65504 {
+			return false
+		}
+	}
+	return true
 }
 
 // parallel runs fn(lo, hi) over [0, n) split into chunk-sized ranges handed
@@ -184,9 +197,9 @@ func (ix *Index) row(d uint32, ts []uint32, vs []float32) ([]uint32, []float32) 
 func (ix *Index) value(j uint64) float32 {
 	switch {
 	case ix.packed():
-		return f16Table()[ix.fP[j]>>16]
+		return f16(ix.fP[j] >> 16)
 	case ix.half:
-		return f16Table()[ix.fV16[j]]
+		return f16(uint32(ix.fV16[j]))
 	}
 	return ix.fV32[j]
 }

@@ -37,7 +37,7 @@ const (
 	// ValueF32 stores values as float32 (exact scores).
 	ValueF32 ValueType = iota
 	// ValueF16 stores values as IEEE half floats (half the memory, scores
-	// within about 0.1% of exact).
+	// within about 0.05% of exact); the default.
 	ValueF16
 )
 
@@ -73,7 +73,12 @@ type Config struct {
 	// kept in its summary. Default 0.15 (the paper uses 0.4; 0.15 keeps the
 	// summaries within the memory budget of 1.5x the forward index).
 	Alpha float64
-	// Values selects the forward index value type. Default ValueF32.
+	// Values selects the forward index value type. Default ValueF16: with
+	// narrow ids a document is then one run of 4-byte (id, value) entries,
+	// a third less memory to fetch per scored document than ValueF32, with
+	// scores within about 0.05% (the half float's relative precision is
+	// 2^-11). Collections with a value beyond the half range (|v| > 65504)
+	// keep float32 values.
 	Values ValueType
 	// KNN is κ, the number of nearest neighbours stored per document for
 	// SeismicWave refinement; 0 disables the graph. Default 0.
@@ -101,7 +106,7 @@ func DefaultConfig() Config {
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
 		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.15,
-		Values: ValueF32, KNNParams: kp, Reorder: true, Seed: 42,
+		Values: ValueF16, KNNParams: kp, Reorder: true, Seed: 42,
 	}
 }
 

@@ -3,9 +3,6 @@ package seismic
 import (
 	"fmt"
 	"math"
-	"sync"
-
-	"github.com/shoal-search/shoal/internal/vecmath"
 )
 
 // Vector is one sparse vector: component ids and their values. Build input
@@ -84,15 +81,15 @@ func (f Forward) validate() (uint32, error) {
 	return uint32(dim), nil
 }
 
-// f16Table maps every half-float bit pattern to its float32 value, so the
-// scoring loop converts with one load.
-var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
-	var t [1 << 16]float32
-	for i := range t {
-		t[i] = vecmath.F16(i).Float32()
-	}
-	return &t
-})
+// f16 converts the IEEE half-float bits in the low 16 bits of h to float32,
+// exactly for every finite value (subnormals included), without a table:
+// the exponent and mantissa are moved to their float32 places and the
+// exponent bias difference (2^112) is applied by one multiplication.
+// Build never stores infinities or NaNs (values beyond the half range keep
+// float32 storage).
+func f16(h uint32) float32 {
+	return math.Float32frombits((h&0x7fff)<<13|(h&0x8000)<<16) * 0x1p112
+}
 
 // The four scoring kernels: narrow (uint16) or wide (uint32) compact term
 // ids, float32 or half values. The narrow kernels index a 65,536-entry array,
@@ -112,28 +109,34 @@ func dot16f32(ts []uint16, vs []float32, q *[1 << 16]float32) float32 {
 	return s0 + s1
 }
 
-func dot16f16(ts []uint16, vs []uint16, q *[1 << 16]float32, h *[1 << 16]float32) float32 {
+func dot16f16(ts []uint16, vs []uint16, q *[1 << 16]float32) float32 {
 	vs = vs[:len(ts)]
 	var s float32
 	for j, t := range ts {
-		s += q[t] * h[vs[j]]
+		s += q[t] * f16(uint32(vs[j]))
 	}
 	return s
 }
 
-func dotPacked(ps []uint32, q *[1 << 16]float32, h *[1 << 16]float32) float32 {
+// dotPacked scores packed entries (id | f16<<16). The half bits are moved
+// to their float32 places by one arithmetic shift and a mask, which gives
+// the value times 2^-112; the sum is scaled back once at the end (exact: a
+// power-of-two scale commutes with rounding while nothing underflows, and
+// half floats times query weights stay far above float32's normal range).
+func dotPacked(ps []uint32, q *[1 << 16]float32) float32 {
+	const mask = 0x8fffe000 // sign, then exponent and mantissa after >>3
 	var s0, s1 float32
 	j := 0
 	for ; j+1 < len(ps); j += 2 {
 		a, b := ps[j], ps[j+1]
-		s0 += q[uint16(a)] * h[a>>16]
-		s1 += q[uint16(b)] * h[b>>16]
+		s0 += q[uint16(a)] * math.Float32frombits(uint32(int32(a)>>3)&mask)
+		s1 += q[uint16(b)] * math.Float32frombits(uint32(int32(b)>>3)&mask)
 	}
 	if j < len(ps) {
 		a := ps[j]
-		s0 += q[uint16(a)] * h[a>>16]
+		s0 += q[uint16(a)] * math.Float32frombits(uint32(int32(a)>>3)&mask)
 	}
-	return s0 + s1
+	return (s0 + s1) * 0x1p112
 }
 
 func dot32f32(ts []uint32, vs []float32, q []float32) float32 {
@@ -145,11 +148,11 @@ func dot32f32(ts []uint32, vs []float32, q []float32) float32 {
 	return s
 }
 
-func dot32f16(ts []uint32, vs []uint16, q []float32, h *[1 << 16]float32) float32 {
+func dot32f16(ts []uint32, vs []uint16, q []float32) float32 {
 	vs = vs[:len(ts)]
 	var s float32
 	for j, t := range ts {
-		s += q[t] * h[vs[j]]
+		s += q[t] * f16(uint32(vs[j]))
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package seismic
 
 import (
-	"math"
 	"slices"
 	"unsafe"
 
@@ -22,9 +21,7 @@ type scratch struct {
 	res     []topk.Item       // results, for kNN expansion
 	ts      []uint32          // row buffers for the kNN build
 	vs      []float32         //
-	h       *[1 << 16]float32 // half-float table, when needed
 	scored  int               // documents scored by the last query
-	sink    uint32            // keeps touch's loads alive
 	blocks  int               // summaries evaluated by the last query
 }
 
@@ -48,9 +45,6 @@ func (ix *Index) getScratch() *scratch {
 	}
 	if !ix.wide {
 		s.q16 = (*[1 << 16]float32)(unsafe.Pointer(&s.q[0]))
-	}
-	if ix.half {
-		s.h = f16Table()
 	}
 	return s
 }
@@ -129,6 +123,12 @@ func (ix *Index) search(s *scratch, k int, p SearchParams, filter *roaring.Bitma
 		}
 	}
 	s.cut = s.cut[:min(len(s.cut), p.QueryCut)]
+	// Start loading the block data of every walked list now: each list's
+	// arrays are short runs that the hardware prefetcher would only pick up
+	// after a few misses.
+	for _, t := range s.cut {
+		ix.prefetchList(t)
+	}
 	hf := p.HeapFactor
 	for li, t := range s.cut {
 		b0, b1 := ix.listBlk[t], ix.listBlk[t+1]
@@ -189,11 +189,11 @@ func heavier(q []float32, a, b uint32) bool {
 // scoreBlock scores the unvisited documents of block b.
 func (ix *Index) scoreBlock(s *scratch, b uint32, filter *roaring.Bitmap) {
 	docs := ix.post[ix.blkOff[b]:ix.blkOff[b+1]]
-	// Touch every unvisited document first, so that their cache misses
-	// overlap, then score them.
+	// Prefetch every unvisited document first, so that their cache misses
+	// are in flight together, then score them.
 	for _, d := range docs {
 		if s.visited[d>>6]&(1<<(d&63)) == 0 {
-			ix.touch(s, d)
+			ix.prefetchDoc(d)
 		}
 	}
 	for _, d := range docs {
@@ -201,43 +201,52 @@ func (ix *Index) scoreBlock(s *scratch, b uint32, filter *roaring.Bitmap) {
 	}
 }
 
-// touch loads one word of every cache line of document d's forward entries,
-// without a dependency on the result, so that the misses of a whole block
-// are in flight at once (Go has no prefetch intrinsic).
-func (ix *Index) touch(s *scratch, d uint32) {
+// prefetchDoc prefetches document d's forward entries.
+func (ix *Index) prefetchDoc(d uint32) {
 	a, e := ix.fOff[d], ix.fOff[d+1]
-	var x uint32
-	if ix.packed() {
-		ps := ix.fP[a:e]
-		for j := 0; j < len(ps); j += 16 {
-			x += ps[j]
-		}
-		s.sink += x
+	if a == e {
 		return
 	}
-	if !ix.wide {
-		ts := ix.fT16[a:e]
-		for j := 0; j < len(ts); j += 32 {
-			x += uint32(ts[j])
-		}
+	n := uintptr(e - a)
+	switch {
+	case ix.packed():
+		prefetch(unsafe.Pointer(&ix.fP[a]), n*4)
+		return
+	case ix.wide:
+		prefetch(unsafe.Pointer(&ix.fT32[a]), n*4)
+	default:
+		prefetch(unsafe.Pointer(&ix.fT16[a]), n*2)
+	}
+	if ix.half {
+		prefetch(unsafe.Pointer(&ix.fV16[a]), n*2)
 	} else {
-		ts := ix.fT32[a:e]
-		for j := 0; j < len(ts); j += 16 {
-			x += ts[j]
+		prefetch(unsafe.Pointer(&ix.fV32[a]), n*4)
+	}
+}
+
+// prefetchList prefetches the block offsets, postings and summaries of
+// list t.
+func (ix *Index) prefetchList(t uint32) {
+	b0, b1 := ix.listBlk[t], ix.listBlk[t+1]
+	if b0 == b1 {
+		return
+	}
+	nb := uintptr(b1 - b0)
+	prefetch(unsafe.Pointer(&ix.blkOff[b0]), (nb+1)*8)
+	prefetch(unsafe.Pointer(&ix.sumOff[b0]), (nb+1)*8)
+	prefetch(unsafe.Pointer(&ix.sMin[b0]), nb*4)
+	prefetch(unsafe.Pointer(&ix.sScale[b0]), nb*4)
+	if p0, p1 := ix.blkOff[b0], ix.blkOff[b1]; p1 > p0 {
+		prefetch(unsafe.Pointer(&ix.post[p0]), uintptr(p1-p0)*4)
+	}
+	if a, e := ix.sumOff[b0], ix.sumOff[b1]; e > a {
+		prefetch(unsafe.Pointer(&ix.sCode[a]), uintptr(e-a))
+		if ix.wide {
+			prefetch(unsafe.Pointer(&ix.sT32[a]), uintptr(e-a)*4)
+		} else {
+			prefetch(unsafe.Pointer(&ix.sT16[a]), uintptr(e-a)*2)
 		}
 	}
-	if !ix.half {
-		vs := ix.fV32[a:e]
-		for j := 0; j < len(vs); j += 16 {
-			x += math.Float32bits(vs[j])
-		}
-	} else {
-		vs := ix.fV16[a:e]
-		for j := 0; j < len(vs); j += 32 {
-			x += uint32(vs[j])
-		}
-	}
-	s.sink += x
 }
 
 // visit scores document d once per query.
@@ -260,15 +269,15 @@ func (ix *Index) score(s *scratch, d uint32) float32 {
 	a, e := ix.fOff[d], ix.fOff[d+1]
 	switch {
 	case ix.packed():
-		return dotPacked(ix.fP[a:e], s.q16, s.h)
+		return dotPacked(ix.fP[a:e], s.q16)
 	case !ix.wide && !ix.half:
 		return dot16f32(ix.fT16[a:e], ix.fV32[a:e], s.q16)
 	case !ix.wide:
-		return dot16f16(ix.fT16[a:e], ix.fV16[a:e], s.q16, s.h)
+		return dot16f16(ix.fT16[a:e], ix.fV16[a:e], s.q16)
 	case !ix.half:
 		return dot32f32(ix.fT32[a:e], ix.fV32[a:e], s.q)
 	default:
-		return dot32f16(ix.fT32[a:e], ix.fV16[a:e], s.q, s.h)
+		return dot32f16(ix.fT32[a:e], ix.fV16[a:e], s.q)
 	}
 }
 

@@ -140,6 +140,7 @@ func TestLayouts(t *testing.T) {
 	for _, half := range []bool{false, true} {
 		for _, w := range []bool{false, true} {
 			cfg := DefaultConfig()
+			cfg.Values = ValueF32
 			if half {
 				cfg.Values = ValueF16
 			}
