@@ -28,7 +28,7 @@ type sparseFlags struct {
 	nPostings            int
 	autoKeep, beta       float64
 	alpha                float64
-	half                 bool
+	values               string
 	threads              int
 	seed                 uint64
 	stats                bool
@@ -65,7 +65,7 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.Float64Var(&f.autoKeep, "auto-keep", seismic.DefaultConfig().AutoKeep, "Config.AutoKeep")
 	fl.Float64Var(&f.beta, "beta", seismic.DefaultConfig().Beta, "Config.Beta")
 	fl.Float64Var(&f.alpha, "alpha", seismic.DefaultConfig().Alpha, "Config.Alpha")
-	fl.BoolVar(&f.half, "f16", false, "store forward values as half floats")
+	fl.StringVar(&f.values, "values", "f16", "forward index values: f16 (Config default) or f32")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "goroutines for the QPS pass")
 	fl.Uint64Var(&f.seed, "seed", 1, "synthetic data seed")
 	fl.BoolVar(&f.stats, "stats", true, "print a sparse-data line with collection statistics")
@@ -196,8 +196,13 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 
 	cfg := seismic.DefaultConfig()
 	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
-	if f.half {
+	switch f.values {
+	case "f16":
 		cfg.Values = seismic.ValueF16
+	case "f32":
+		cfg.Values = seismic.ValueF32
+	default:
+		return fmt.Errorf("--values %q: want f16 or f32", f.values)
 	}
 	t0 = time.Now()
 	cpu0 := processCPUSeconds()
@@ -208,11 +213,20 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	buildS := time.Since(t0).Seconds()
 	buildCPU := processCPUSeconds() - cpu0
 	st := ix.Stats()
+	// The float32 forward index (u64 offsets, u16 ids when they fit, f32
+	// values) is the fixed yardstick of the memory target, whatever the
+	// index stores.
+	idBytes := int64(2)
+	if st.Terms > 1<<16 {
+		idBytes = 4
+	}
+	f32Fwd := int64(st.Docs+1)*8 + int64(st.NNZ)*(idBytes+4)
 	if err := emit(out, map[string]any{"bench": "sparse-index", "build_s": buildS, "build_cpu_s": buildCPU, "stats": st,
-		"overhead_vs_forward": float64(st.TotalBytes) / float64(st.ForwardBytes),
+		"overhead_vs_forward":     float64(st.TotalBytes) / float64(st.ForwardBytes),
+		"overhead_vs_f32_forward": float64(st.TotalBytes) / float64(f32Fwd), "f32_forward_bytes": f32Fwd,
 		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
 			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
-			"f16": f.half, "knn": cfg.KNN, "seed": cfg.Seed}}); err != nil {
+			"values": f.values, "knn": cfg.KNN, "seed": cfg.Seed}}); err != nil {
 		return err
 	}
 	knnModes := []bool{false}
