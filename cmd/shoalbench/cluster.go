@@ -210,7 +210,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 	// that one of its documents is found at once
 	var mu sync.Mutex
 	var firstErr error
-	var visibleMiss int
+	var visibleMiss, visTries int
 	var visLat []time.Duration
 	batches := make(chan int)
 	var wg sync.WaitGroup
@@ -236,12 +236,15 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 					t0 := time.Now()
 					last := b[len(b)-1]
 					found := false
+					tries := 0
 					for time.Since(t0) < time.Second && !found {
+						tries++
 						if _, err := cl.Get(ctx, name, last.ID); err == nil {
 							found = true
 						}
 					}
 					mu.Lock()
+					visTries = max(visTries, tries)
 					visLat = append(visLat, time.Since(t0))
 					if !found {
 						visibleMiss++
@@ -360,6 +363,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		"merged_p50_ratio_vs_single": clusterUS(clusterPct(mlat, 50)) / clusterUS(clusterPct(mslat, 50)), "p50_us": clusterUS(clusterPct(lat, 50)), "p99_us": clusterUS(clusterPct(lat, 99)),
 		"ingest_docs_s": float64(docs.Len()) / ingest.Seconds(), "ingest_s": ingest.Seconds(), "final_build_wait_s": buildWaitS,
 		"visible_checks": len(visLat), "visible_within_1s_misses": visibleMiss, "visible_p99_us": clusterUS(clusterPct(visLat, 99)),
+		"visible_p50_us": clusterUS(clusterPct(visLat, 50)), "visible_max_gets": visTries,
 		"threads": 1, "gomaxprocs": runtime.GOMAXPROCS(0),
 	}, nil
 }
