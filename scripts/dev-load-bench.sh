@@ -11,6 +11,9 @@
 # Everything listens on 127.0.0.1; the data directory is a fresh temp dir.
 # SHOAL_PORT picks the HTTP port (default 17700); SHOAL_PPROF=127.0.0.1:6060
 # serves pprof from shoal dev and saves a heap profile at the end (HEAP_OUT).
+# shoal dev holds every replica in one process (1M documents with rf 3 is
+# about 8 GB live): it runs with GOGC=50 and GOMEMLIMIT=14GiB unless
+# SHOAL_GOGC / SHOAL_MEMLIMIT say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docs=${1:-1000000}
@@ -25,7 +28,7 @@ go build -o "$work/shoalbench" ./cmd/shoalbench
 echo "== writing $docs documents" >&2
 "$work/shoalbench" cluster --docs "$docs" --write-jsonl "$work/docs.jsonl"
 
-"$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level warn ${SHOAL_PPROF:+--pprof "$SHOAL_PPROF"} 2>"$work/dev.log" &
+GOGC=${SHOAL_GOGC:-50} GOMEMLIMIT=${SHOAL_MEMLIMIT:-14GiB} "$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level warn ${SHOAL_PPROF:+--pprof "$SHOAL_PPROF"} 2>"$work/dev.log" &
 dev=$!
 trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do

@@ -24,6 +24,7 @@ import (
 	"github.com/shoal-search/shoal/internal/devcluster"
 	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/eval"
+	"github.com/shoal-search/shoal/internal/topk"
 	"github.com/shoal-search/shoal/shard"
 	"github.com/shoal-search/shoal/shard/seismic"
 )
@@ -93,18 +94,29 @@ func runCluster(ctx context.Context, w io.Writer, o clusterOpts) error {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("d%07d", i)
 	}
-	// exact ground truth
-	ex, err := seismic.NewExact(fwd)
-	if err != nil {
-		return err
-	}
+	// exact ground truth: term at a time, or for an external cluster (whose
+	// process wants the memory) a scan of the forward index
 	truth := make([][]string, queries.Len())
+	var ex *seismic.Exact
+	if o.addr == "" {
+		if ex, err = seismic.NewExact(fwd); err != nil {
+			return err
+		}
+	}
 	for qi := range truth {
 		qidx, qval := queries.Row(qi)
-		for _, it := range ex.Search(seismic.Vector{Indices: qidx, Values: qval}, o.k, nil) {
+		q := seismic.Vector{Indices: qidx, Values: qval}
+		var items []topk.Item
+		if ex != nil {
+			items = ex.Search(q, o.k, nil)
+		} else {
+			items = seismic.ScanSearch(fwd, q, o.k, nil)
+		}
+		for _, it := range items {
 			truth[qi] = append(truth[qi], ids[it.ID])
 		}
 	}
+	ex = nil
 	sp := seismic.DefaultSearchParams()
 	if o.queryCut > 0 {
 		sp.QueryCut = o.queryCut
