@@ -64,14 +64,17 @@ type Config struct {
 	// centroids; each centroid becomes a block. Default 0.1.
 	Beta float64
 	// DocCut is the number of a document's largest components used to
-	// assign it to a centroid. Default 15.
+	// assign it to a centroid. Default 50: on SPLADE-like data the clusters
+	// are tight enough to reach the same recall with about 5% fewer scored
+	// documents than with 15, at a few percent more build time.
 	DocCut int
 	// MinClusterSize dissolves clusters with fewer documents into their
-	// next-best centroid. Default 2.
+	// next-best centroid. Default 3 (fewer, fuller blocks: fewer summaries
+	// to evaluate and store).
 	MinClusterSize int
 	// Alpha is the fraction of the L1 mass of a block's coordinate-wise max
-	// kept in its summary. Default 0.15 (the paper uses 0.4; 0.15 keeps the
-	// summaries within the memory budget of 1.5x the forward index).
+	// kept in its summary. Default 0.14 (the paper uses 0.4; 0.14 keeps the
+	// whole index within 1.5x the float32 forward index).
 	Alpha float64
 	// Values selects the forward index value type. Default ValueF16: with
 	// narrow ids a document is then one run of 4-byte (id, value) entries,
@@ -105,7 +108,7 @@ func DefaultConfig() Config {
 	kp.QueryCut = 20
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
-		Beta: 0.1, DocCut: 15, MinClusterSize: 2, Alpha: 0.15,
+		Beta: 0.1, DocCut: 50, MinClusterSize: 3, Alpha: 0.14,
 		Values: ValueF16, KNNParams: kp, Reorder: true, Seed: 42,
 	}
 }
