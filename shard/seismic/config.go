@@ -64,9 +64,10 @@ type Config struct {
 	// centroids; each centroid becomes a block. Default 0.1.
 	Beta float64
 	// DocCut is the number of a document's largest components used to
-	// assign it to a centroid. Default 50: on SPLADE-like data the clusters
-	// are tight enough to reach the same recall with about 5% fewer scored
-	// documents than with 15, at a few percent more build time.
+	// assign it to a centroid. Default 30: on SPLADE-like data the clusters
+	// are tighter than with 15 (recall at 200,000 documents up about 0.5
+	// point for the same number of scored documents) for about 15% more
+	// build CPU time; 50 gains another 0.5 point for about 30% more.
 	DocCut int
 	// MinClusterSize dissolves clusters with fewer documents into their
 	// next-best centroid. Default 3 (fewer, fuller blocks: fewer summaries
@@ -108,7 +109,7 @@ func DefaultConfig() Config {
 	kp.QueryCut = 20
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
-		Beta: 0.1, DocCut: 50, MinClusterSize: 3, Alpha: 0.14,
+		Beta: 0.1, DocCut: 30, MinClusterSize: 3, Alpha: 0.14,
 		Values: ValueF16, KNNParams: kp, Reorder: true, Seed: 42,
 	}
 }
