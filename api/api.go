@@ -79,7 +79,7 @@ type SparseIndex struct {
 	// (0, 1]; default 0.25.
 	AutoKeep float64 `json:"auto_keep,omitempty"`
 	// Alpha is the fraction of each block's L1 mass its summary keeps, in
-	// (0, 1]; default 0.15.
+	// (0, 1]; default 0.14.
 	Alpha float64 `json:"alpha,omitempty"`
 }
 
