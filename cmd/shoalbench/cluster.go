@@ -309,24 +309,7 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 	}
 	// an operator's force-merge after a bulk load: compact until every
 	// shard holds one segment, then search again
-	mergeStart := time.Now()
-	for i := 0; i < 10; i++ {
-		n, err := maxSegments(ctx, cl)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 1 {
-			break
-		}
-		if _, err := cl.Compact(ctx, name); err != nil {
-			return nil, err
-		}
-		if err := waitNoBuilds(ctx, cl, true); err != nil {
-			return nil, err
-		}
-	}
-	mergeS := time.Since(mergeStart).Seconds()
-	segsMerged, err := maxSegments(ctx, cl)
+	mergeS, segsMerged, err := forceMerge(ctx, cl, name)
 	if err != nil {
 		return nil, err
 	}
@@ -500,24 +483,7 @@ func externalRun(ctx context.Context, o clusterOpts, queries *dataset.Sparse, tr
 	if !o.merge {
 		return res, nil
 	}
-	mergeStart := time.Now()
-	for i := 0; i < 10; i++ {
-		n, err := maxSegments(ctx, cl)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 1 {
-			break
-		}
-		if _, err := cl.Compact(ctx, o.collection); err != nil {
-			return nil, err
-		}
-		if err := waitNoBuilds(ctx, cl, true); err != nil {
-			return nil, err
-		}
-	}
-	res["merge_s"] = time.Since(mergeStart).Seconds()
-	if res["merged_segments_per_shard"], err = maxSegments(ctx, cl); err != nil {
+	if res["merge_s"], res["merged_segments_per_shard"], err = forceMerge(ctx, cl, o.collection); err != nil {
 		return nil, err
 	}
 	mlat, mslat, mrec, err := clusterQueries(ctx, cl, o.collection, queries, truth, o.k, params, single)
@@ -555,6 +521,30 @@ func clusterQueries(ctx context.Context, cl *client.Client, name string, queries
 		recall += eval.Recall(got, truth[qi])
 	}
 	return lat, singleLat, recall / float64(max(1, queries.Len())), nil
+}
+
+// forceMerge compacts collection until every shard holds one segment (at
+// most 10 rounds), as an operator does after a bulk load. It returns the
+// seconds it took and the most segments a shard holds afterwards.
+func forceMerge(ctx context.Context, cl *client.Client, collection string) (float64, int, error) {
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		n, err := maxSegments(ctx, cl)
+		if err != nil {
+			return 0, 0, err
+		}
+		if n <= 1 {
+			break
+		}
+		if _, err := cl.Compact(ctx, collection); err != nil {
+			return 0, 0, err
+		}
+		if err := waitNoBuilds(ctx, cl, true); err != nil {
+			return 0, 0, err
+		}
+	}
+	n, err := maxSegments(ctx, cl)
+	return time.Since(start).Seconds(), n, err
 }
 
 // maxSegments returns the most segments any replica's shard holds.

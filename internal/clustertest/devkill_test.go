@@ -97,20 +97,7 @@ func TestDevSIGKILL(t *testing.T) {
 			if st, raw := do("POST", "/v1/collections/scifact/search", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{QueryCut: 64, HeapFactor: 0.5}}, &sr); st != 200 {
 				t.Fatalf("%s: search: %d %s", what, st, raw)
 			}
-			ids := map[string]bool{}
-			for _, h := range want {
-				ids[h.ID] = true
-			}
-			hit := 0
-			for _, h := range sr.Hits {
-				if deleted[h.ID] {
-					t.Fatalf("%s: deleted %s returned", what, h.ID)
-				}
-				if ids[h.ID] {
-					hit++
-				}
-			}
-			rec += float64(hit) / float64(max(1, len(want)))
+			rec += recallOf(t, what, sr.Hits, want, deleted)
 		}
 		rec /= float64(len(queries))
 		t.Logf("%s: recall@10 through the indexes %.3f", what, rec)
@@ -118,35 +105,8 @@ func TestDevSIGKILL(t *testing.T) {
 			t.Fatalf("%s: recall@10 through the indexes %.3f", what, rec)
 		}
 	}
-	waitReady := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			var cl api.ClusterStatus
-			do("GET", "/v1/cluster", nil, &cl)
-			ready, building := 0, 0
-			for _, sh := range cl.Shards {
-				for _, rep := range sh.Replicas {
-					for _, sg := range rep.Segments {
-						switch sg.State {
-						case "ready":
-							ready++
-						case "building":
-							building++
-						}
-					}
-				}
-			}
-			// every replica of both shards serves an indexed segment
-			if ready == 6 && building == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: segments not ready: %+v", what, cl.Shards)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	// every replica of both shards serves an indexed segment
+	waitReady := func(what string) { waitSegmentsReady(t, do, "scifact", what, 6) }
 	check("before SIGKILL")
 	if st, raw := do("POST", "/v1/collections/scifact/seal", nil, nil); st != 200 {
 		t.Fatalf("seal: %d %s", st, raw)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/shoal-search/shoal/api"
 )
@@ -100,3 +101,64 @@ func sameHits(t *testing.T, what string, got, want []api.Hit) {
 }
 
 func docID(i int) string { return fmt.Sprintf("doc-%05d", i) }
+
+// doFunc is clustertest.HTTP's Do.
+type doFunc func(method, path string, in, out any) (int, []byte)
+
+// waitSegmentsReady polls GET /v1/cluster until no replica of collection
+// has a segment building (or awaiting activation) and at least minReady of
+// their segments are ready (indexed and in use).
+func waitSegmentsReady(t *testing.T, do doFunc, collection, what string, minReady int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var cl api.ClusterStatus
+		do("GET", "/v1/cluster", nil, &cl)
+		ready, building := 0, 0
+		for _, sh := range cl.Shards {
+			if sh.Collection != collection {
+				continue
+			}
+			for _, rep := range sh.Replicas {
+				for _, sg := range rep.Segments {
+					switch sg.State {
+					case "ready":
+						ready++
+					case "building":
+						building++
+					}
+				}
+			}
+		}
+		if ready >= minReady && building == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: segments not ready: %+v", what, cl.Shards)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// recallOf returns the share of want's ids found in got, failing the test
+// when got holds a deleted id.
+func recallOf(t *testing.T, what string, got, want []api.Hit, deleted map[string]bool) float64 {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, h := range want {
+		ids[h.ID] = true
+	}
+	hit := 0
+	for _, h := range got {
+		if deleted[h.ID] {
+			t.Fatalf("%s: deleted %s returned", what, h.ID)
+		}
+		if ids[h.ID] {
+			hit++
+		}
+	}
+	if len(want) == 0 {
+		return 1
+	}
+	return float64(hit) / float64(len(want))
+}

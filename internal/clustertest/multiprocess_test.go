@@ -26,7 +26,7 @@ import (
 // documents, and is compacted. After each step searches through the indexes,
 // with and without a filter, are checked against exact search (recall) and
 // never return a deleted document. The returned func checks again.
-func multiProcessSegments(t *testing.T, do func(method, path string, in, out any) (int, []byte), r *rand.Rand) func(what string) {
+func multiProcessSegments(t *testing.T, do doFunc, r *rand.Rand) func(what string) {
 	t.Helper()
 	if st, raw := do("POST", "/v1/collections", api.CollectionSpec{Name: "mpseg", Shards: 2, Replication: 3,
 		Sparse: &api.SparseField{MaxTerm: 1000}, Attributes: map[string]string{"grp": "keyword"}}, nil); st != 201 {
@@ -42,36 +42,7 @@ func multiProcessSegments(t *testing.T, do func(method, path string, in, out any
 			t.Fatalf("upsert mpseg: %d %s", st, raw)
 		}
 	}
-	waitReady := func(what string) {
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			var cl api.ClusterStatus
-			do("GET", "/v1/cluster", nil, &cl)
-			ready, waiting := 0, 0
-			for _, sh := range cl.Shards {
-				if sh.Collection != "mpseg" {
-					continue
-				}
-				for _, rep := range sh.Replicas {
-					for _, sg := range rep.Segments {
-						switch sg.State {
-						case "ready":
-							ready++
-						case "building":
-							waiting++
-						}
-					}
-				}
-			}
-			if ready > 0 && waiting == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: segments not ready: %+v", what, cl.Shards)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	waitReady := func(what string) { waitSegmentsReady(t, do, "mpseg", what, 1) }
 	deleted := map[string]bool{}
 	check := func(what string) {
 		t.Helper()
@@ -90,21 +61,8 @@ func multiProcessSegments(t *testing.T, do func(method, path string, in, out any
 			if st, raw := do("POST", "/v1/collections/mpseg/search", api.SearchRequest{K: 10, Sparse: q, Filter: filter, Params: &api.SearchParams{QueryCut: 20, HeapFactor: 0.5}}, &got); st != 200 {
 				t.Fatalf("%s: search: %d %s", what, st, raw)
 			}
-			want := map[string]bool{}
-			for _, h := range exact.Hits {
-				want[h.ID] = true
-			}
-			hit := 0
-			for _, h := range got.Hits {
-				if deleted[h.ID] {
-					t.Fatalf("%s: deleted %s returned", what, h.ID)
-				}
-				if want[h.ID] {
-					hit++
-				}
-			}
-			if len(want) > 0 {
-				rec += float64(hit) / float64(len(want))
+			if len(exact.Hits) > 0 {
+				rec += recallOf(t, what, got.Hits, exact.Hits, deleted)
 				n++
 			}
 		}
