@@ -56,6 +56,27 @@ func apply(t testing.TB, s *Shard, index uint64, ops ...Op) {
 	}
 }
 
+// applier returns apply bound to t and s.
+func applier(t testing.TB, s *Shard) func(uint64, ...Op) {
+	return func(index uint64, ops ...Op) { t.Helper(); apply(t, s, index, ops...) }
+}
+
+// sealSegments applies segs segments of per skewed documents each (ids
+// PREFIX<seg>-<i>), each followed by a seal, from log index 1, and returns
+// the last index used.
+func sealSegments(r *rand.Rand, prefix string, segs, per int, apply func(uint64, ...Op)) uint64 {
+	idx := uint64(0)
+	for seg := 0; seg < segs; seg++ {
+		for i := 0; i < per; i++ {
+			idx++
+			apply(idx, Op{Doc: skewedDoc(r, fmt.Sprintf("%s%d-%d", prefix, seg, i))})
+		}
+		idx++
+		apply(idx, Op{Seal: true})
+	}
+	return idx
+}
+
 func waitBuilt(t testing.TB, s *Shard) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -163,15 +184,7 @@ func TestCompaction(t *testing.T) {
 	s, _ := Open(testSchema(), cfg)
 	defer s.Close()
 	r := rand.New(rand.NewPCG(22, 22))
-	idx := uint64(0)
-	for seg := 0; seg < 3; seg++ {
-		for i := 0; i < 300; i++ {
-			idx++
-			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
-		}
-		idx++
-		apply(t, s, idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "s", 3, 300, applier(t, s))
 	for i := 0; i < 300; i += 2 {
 		idx++
 		apply(t, s, idx, Op{DeleteID: fmt.Sprintf("s0-%d", i)})
@@ -356,15 +369,7 @@ func TestSegmentFiles(t *testing.T) {
 	cfg.Dir = dir
 	s, _ := Open(testSchema(), cfg)
 	r := rand.New(rand.NewPCG(26, 26))
-	idx := uint64(0)
-	for seg := 0; seg < 2; seg++ {
-		for i := 0; i < 300; i++ {
-			idx++
-			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("f%d-%d", seg, i))})
-		}
-		idx++
-		apply(t, s, idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "f", 2, 300, applier(t, s))
 	waitBuilt(t, s)
 	files, _ := filepath.Glob(filepath.Join(dir, "seg-*.ok"))
 	if len(files) != 2 {
@@ -411,15 +416,7 @@ func TestCompactionStandIns(t *testing.T) {
 	s, _ := Open(testSchema(), cfg)
 	defer s.Close()
 	r := rand.New(rand.NewPCG(31, 31))
-	idx := uint64(0)
-	for seg := 0; seg < 3; seg++ {
-		for i := 0; i < 300; i++ {
-			idx++
-			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
-		}
-		idx++
-		apply(t, s, idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "s", 3, 300, applier(t, s))
 	waitBuilt(t, s)
 	var queries []Query
 	var before []Result
@@ -573,15 +570,7 @@ func TestSnapshotCarriesIndexFiles(t *testing.T) {
 	src, _ := Open(testSchema(), cfg)
 	defer src.Close()
 	r := rand.New(rand.NewPCG(41, 41))
-	idx := uint64(0)
-	for seg := 0; seg < 2; seg++ {
-		for i := 0; i < 400; i++ {
-			idx++
-			apply(t, src, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
-		}
-		idx++
-		apply(t, src, idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "s", 2, 400, applier(t, src))
 	idx++
 	apply(t, src, idx, Op{DeleteID: "s0-7"}, Op{Doc: skewedDoc(r, "late")})
 	waitBuilt(t, src)
@@ -642,15 +631,7 @@ func TestHoldBuilds(t *testing.T) {
 	defer s.Close()
 	s.HoldBuilds()
 	r := rand.New(rand.NewPCG(42, 42))
-	idx := uint64(0)
-	for seg := 0; seg < 3; seg++ {
-		for i := 0; i < 300; i++ {
-			idx++
-			apply(t, s, idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
-		}
-		idx++
-		apply(t, s, idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "s", 3, 300, applier(t, s))
 	s.mu.RLock()
 	olds := append([]*segment(nil), s.segs...)
 	s.mu.RUnlock()
@@ -694,15 +675,7 @@ func TestActivateByCommand(t *testing.T) {
 		apply(t, b, index, ops...)
 	}
 	r := rand.New(rand.NewPCG(43, 43))
-	idx := uint64(0)
-	for seg := 0; seg < 2; seg++ {
-		for i := 0; i < 300; i++ {
-			idx++
-			both(idx, Op{Doc: skewedDoc(r, fmt.Sprintf("s%d-%d", seg, i))})
-		}
-		idx++
-		both(idx, Op{Seal: true})
-	}
+	idx := sealSegments(r, "s", 2, 300, both)
 	waitBuilt(t, a)
 	var queries []Query
 	for qi := 0; qi < 15; qi++ {

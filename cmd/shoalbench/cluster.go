@@ -275,15 +275,10 @@ func clusterRun(ctx context.Context, o clusterOpts, rf int, docs, queries *datas
 		return nil, firstErr
 	}
 	ingest := time.Since(start)
-	// seal what is left and wait for every build
-	if _, err := cl.Seal(ctx, name); err != nil {
+	buildWaitS, err := sealAndSettle(ctx, cl, name)
+	if err != nil {
 		return nil, err
 	}
-	buildWait := time.Now()
-	if err := waitNoBuilds(ctx, cl, true); err != nil {
-		return nil, err
-	}
-	buildWaitS := time.Since(buildWait).Seconds()
 	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -459,14 +454,10 @@ func externalRun(ctx context.Context, o clusterOpts, queries *dataset.Sparse, tr
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cl.Seal(ctx, o.collection); err != nil {
+	waitS, err := sealAndSettle(ctx, cl, o.collection)
+	if err != nil {
 		return nil, err
 	}
-	wait := time.Now()
-	if err := waitNoBuilds(ctx, cl, true); err != nil {
-		return nil, err
-	}
-	waitS := time.Since(wait).Seconds()
 	params := &api.SearchParams{QueryCut: o.queryCut, HeapFactor: o.heapFactor}
 	segs, err := maxSegments(ctx, cl)
 	if err != nil {
@@ -521,6 +512,18 @@ func clusterQueries(ctx context.Context, cl *client.Client, name string, queries
 		recall += eval.Recall(got, truth[qi])
 	}
 	return lat, singleLat, recall / float64(max(1, queries.Len())), nil
+}
+
+// sealAndSettle seals what is left in the write buffers and waits until no
+// replica builds and the merge policy has settled; it returns the seconds the
+// wait took.
+func sealAndSettle(ctx context.Context, cl *client.Client, collection string) (float64, error) {
+	if _, err := cl.Seal(ctx, collection); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err := waitNoBuilds(ctx, cl, true)
+	return time.Since(start).Seconds(), err
 }
 
 // forceMerge compacts collection until every shard holds one segment (at
