@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type sparseFlags struct {
 	queryCuts, heapFacts string
 	firstOrder           bool
 	knn                  int
+	knnQC                int
+	knnHF                float64
 	nPostings            int
 	autoKeep, beta       float64
 	alpha                float64
@@ -33,6 +36,9 @@ type sparseFlags struct {
 	seed                 uint64
 	stats                bool
 	interleave           bool
+	indexCache           string
+	rounds               int
+	cpuProfile           string
 }
 
 // newSparseCmd returns the `sparse` subcommand: Seismic against the exact
@@ -62,6 +68,8 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.StringVar(&f.heapFacts, "heap-factor", "0.6,0.8,0.9,1.0,1.1,1.2", "comma-separated heap_factor values to sweep")
 	fl.BoolVar(&f.firstOrder, "first-list-order", true, "visit first-list blocks by summary score")
 	fl.IntVar(&f.knn, "knn", 0, "kNN graph size κ (0 = off); adds a kNN-expansion sweep")
+	fl.IntVar(&f.knnQC, "knn-query-cut", seismic.DefaultConfig().KNNParams.QueryCut, "Config.KNNParams.QueryCut: query_cut of the searches that build the kNN graph")
+	fl.Float64Var(&f.knnHF, "knn-heap-factor", float64(seismic.DefaultConfig().KNNParams.HeapFactor), "Config.KNNParams.HeapFactor")
 	fl.IntVar(&f.nPostings, "n-postings", 0, "Config.NPostings (0 = auto)")
 	fl.Float64Var(&f.autoKeep, "auto-keep", seismic.DefaultConfig().AutoKeep, "Config.AutoKeep")
 	fl.Float64Var(&f.beta, "beta", seismic.DefaultConfig().Beta, "Config.Beta")
@@ -70,6 +78,9 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "goroutines for the QPS pass")
 	fl.Uint64Var(&f.seed, "seed", 1, "synthetic data seed")
 	fl.BoolVar(&f.stats, "stats", true, "print a sparse-data line with collection statistics")
+	fl.StringVar(&f.indexCache, "index-cache", "", "load the Seismic index from this file when it exists (build_s is then the load time), else build it and write it there; the file does not record the data or config flags, so a cache is only valid for the same ones")
+	fl.IntVar(&f.rounds, "rounds", 5, "single-threaded latency rounds over the query set; a query's latency is its median over them")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the Seismic sweep to this file")
 	fl.BoolVar(&f.interleave, "interleave", false, "also time exact-taat right before every Seismic query (the *_interleaved fields); exact-taat then flushes the caches Seismic relies on, so this is a pessimistic, load-robust figure")
 	return cmd
 }
@@ -174,7 +185,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		return err
 	}
 	exBuild := time.Since(t0).Seconds()
-	taat := measure(qv, f.threads, nil, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+	taat := measure(qv, f.threads, f.rounds, nil, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
 		return ex.Search(q, f.k, dst), 0
 	})
 	gt := taat.res
@@ -185,7 +196,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	// exact-scan on a prefix of the queries (it is slow).
 	if f.scanNQ > 0 {
 		sq := qv[:min(f.scanNQ, nq)]
-		scan := measure(sq, f.threads, nil, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+		scan := measure(sq, f.threads, f.rounds, nil, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
 			return seismic.ScanSearch(fwd, q, f.k, dst), 0
 		})
 		fwdBytes := int64(len(docs.Offsets)*8 + len(docs.Indices)*4 + len(docs.Values)*4)
@@ -198,6 +209,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 
 	cfg := seismic.DefaultConfig()
 	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
+	cfg.KNNParams.QueryCut, cfg.KNNParams.HeapFactor = f.knnQC, float32(f.knnHF)
 	switch f.values {
 	case "f16":
 		cfg.Values = seismic.ValueF16
@@ -208,12 +220,23 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	}
 	t0 = time.Now()
 	cpu0 := processCPUSeconds()
-	ix, err := seismic.Build(fwd, cfg)
+	ix, err := buildOrLoad(fwd, cfg, f.indexCache)
 	if err != nil {
 		return err
 	}
 	buildS := time.Since(t0).Seconds()
 	buildCPU := processCPUSeconds() - cpu0
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	st := ix.Stats()
 	// The float32 forward index (u64 offsets, u16 ids when they fit, f32
 	// values) is the fixed yardstick of the memory target, whatever the
@@ -228,7 +251,8 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		"overhead_vs_f32_forward": float64(st.TotalBytes) / float64(f32Fwd), "f32_forward_bytes": f32Fwd,
 		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
 			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
-			"values": f.values, "knn": cfg.KNN, "seed": cfg.Seed}}); err != nil {
+			"values": f.values, "knn": cfg.KNN, "seed": cfg.Seed,
+			"knn_query_cut": cfg.KNNParams.QueryCut, "knn_heap_factor": cfg.KNNParams.HeapFactor}}); err != nil {
 		return err
 	}
 	// The interleaved baseline: exact-taat rebuilt after the Seismic build
@@ -252,7 +276,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 			for _, hf := range hfs {
 				p := seismic.DefaultSearchParams()
 				p.QueryCut, p.HeapFactor, p.FirstListOrder, p.KNN = qc, float32(hf), f.firstOrder, useKNN
-				r := measure(qv, f.threads, baseline, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+				r := measure(qv, f.threads, f.rounds, baseline, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
 					return ix.SearchCounted(q, f.k, p, dst)
 				})
 				params := map[string]any{"query_cut": qc, "heap_factor": hf, "first_list_order": f.firstOrder, "knn": useKNN,
@@ -273,6 +297,38 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	return nil
 }
 
+// buildOrLoad builds the Seismic index, or with a cache path loads it from
+// there when the file exists and writes it there when it does not.
+func buildOrLoad(fwd seismic.Forward, cfg seismic.Config, cache string) (*seismic.Index, error) {
+	if cache != "" {
+		if f, err := os.Open(cache); err == nil {
+			defer f.Close()
+			ix, err := seismic.Load(f)
+			if err != nil {
+				return nil, fmt.Errorf("--index-cache %s: %w", cache, err)
+			}
+			if ix.Len() != fwd.Len() {
+				return nil, fmt.Errorf("--index-cache %s: %d documents, the data has %d", cache, ix.Len(), fwd.Len())
+			}
+			fmt.Fprintf(os.Stderr, "loaded the index from %s\n", cache)
+			return ix, nil
+		}
+	}
+	ix, err := seismic.Build(fwd, cfg)
+	if err != nil || cache == "" {
+		return ix, err
+	}
+	f, err := os.Create(cache)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ix.WriteTo(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return ix, f.Close()
+}
+
 // sparseRun holds one configuration's measurements.
 type sparseRun struct {
 	nq  int
@@ -285,39 +341,70 @@ type sparseRun struct {
 	scored           int // mean documents scored per query
 }
 
-// measure runs every query once single-threaded (latency and results), then
-// again spread over threads goroutines for QPS, repeating the set until at
-// least 300 ms have passed (at most 20 rounds). With a base search, each
-// single-threaded query is preceded by the same query on base, timed too.
-func measure(qv []seismic.Vector, threads int, base func(q seismic.Vector, dst []topk.Item) []topk.Item,
+// measure runs every query single-threaded, pinned to one CPU, in rounds
+// over the whole query set (so each query meets the caches as the one
+// before it left them, in every round): a query's latency is its median
+// over the rounds, which keeps a burst of load on the shared machine from
+// moving a whole pass. Results and scored counts come from the first round.
+// Then it runs the set again spread over threads goroutines for QPS,
+// repeating it until at least 300 ms have passed (at most 20 rounds). With
+// a base search, each single-threaded query is preceded by the same query
+// on base, timed too.
+func measure(qv []seismic.Vector, threads, rounds int, base func(q seismic.Vector, dst []topk.Item) []topk.Item,
 	search func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int)) sparseRun {
-	r := sparseRun{nq: len(qv), res: make([][]topk.Item, len(qv)), lat: make([]float64, len(qv)), cpu: make([]float64, len(qv))}
+	n := len(qv)
+	rounds = max(rounds, 1)
+	r := sparseRun{nq: n, res: make([][]topk.Item, n), lat: make([]float64, n), cpu: make([]float64, n)}
+	lat, cpu := make([]float64, n*rounds), make([]float64, n*rounds)
+	var baseLat, baseCPU []float64
+	if base != nil {
+		baseLat, baseCPU = make([]float64, n*rounds), make([]float64, n*rounds)
+	}
 	var dst, bdst []topk.Item
 	scored := 0
 	runtime.LockOSThread()
-	for i, q := range qv {
-		if base != nil {
+	unpin := pinThread()
+	for round := range rounds {
+		for i, q := range qv {
+			at := i*rounds + round
+			if base != nil {
+				c := threadCPUNanos()
+				t := time.Now()
+				bdst = base(q, bdst[:0])
+				baseLat[at] = float64(time.Since(t).Nanoseconds()) / 1e3
+				baseCPU[at] = float64(threadCPUNanos()-c) / 1e3
+			}
 			c := threadCPUNanos()
 			t := time.Now()
-			bdst = base(q, bdst[:0])
-			r.baseLat = append(r.baseLat, float64(time.Since(t).Nanoseconds())/1e3)
-			r.baseCPU = append(r.baseCPU, float64(threadCPUNanos()-c)/1e3)
+			var k int
+			dst, k = search(q, dst[:0])
+			lat[at] = float64(time.Since(t).Nanoseconds()) / 1e3
+			cpu[at] = float64(threadCPUNanos()-c) / 1e3
+			if round == 0 {
+				r.res[i] = slices.Clone(dst)
+				scored += k
+			}
 		}
-		c := threadCPUNanos()
-		t := time.Now()
-		var n int
-		dst, n = search(q, dst[:0])
-		r.lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
-		r.cpu[i] = float64(threadCPUNanos()-c) / 1e3
-		r.res[i] = slices.Clone(dst)
-		scored += n
 	}
+	unpin()
 	runtime.UnlockOSThread()
+	median := func(all []float64, i int) float64 {
+		v := all[i*rounds : (i+1)*rounds]
+		slices.Sort(v)
+		return v[rounds/2]
+	}
+	for i := range qv {
+		r.lat[i], r.cpu[i] = median(lat, i), median(cpu, i)
+		if base != nil {
+			r.baseLat = append(r.baseLat, median(baseLat, i))
+			r.baseCPU = append(r.baseCPU, median(baseCPU, i))
+		}
+	}
 	slices.Sort(r.cpu)
 	slices.Sort(r.baseLat)
 	slices.Sort(r.baseCPU)
-	if len(qv) > 0 {
-		r.scored = scored / len(qv)
+	if n > 0 {
+		r.scored = scored / n
 	}
 	slices.Sort(r.lat)
 	start := time.Now()

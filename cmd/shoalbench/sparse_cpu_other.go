@@ -7,3 +7,6 @@ func threadCPUNanos() int64 { return 0 }
 
 // processCPUSeconds is unavailable outside Linux.
 func processCPUSeconds() float64 { return 0 }
+
+// pinThread is a no-op outside Linux.
+func pinThread() (restore func()) { return func() {} }

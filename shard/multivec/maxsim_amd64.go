@@ -2,32 +2,13 @@
 
 package multivec
 
+import "github.com/shoal-search/shoal/internal/cpufeat"
+
 //go:noescape
 func dot2x4AVX(q0, q1, d0, d1, d2, d3 *float32, n int, out *[8]float32)
 
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-func xgetbv() (eax, edx uint32)
-
 // hasSIMD reports whether the CPU and OS support AVX2 and FMA.
-var hasSIMD = detectAVX2FMA()
-
-func detectAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, c1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c1&fma == 0 || c1&osxsave == 0 || c1&avx == 0 {
-		return false
-	}
-	if xa, _ := xgetbv(); xa&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, b7, _, _ := cpuid(7, 0)
-	return b7&(1<<5) != 0
-}
+var hasSIMD = cpufeat.AVX2FMA
 
 // dot2x4SIMD is dot2x4 through AVX2/FMA for the first multiple of eight
 // components and pure Go for the rest.

@@ -133,6 +133,7 @@ func Load(r io.Reader) (*Index, error) {
 	}
 	// Copy into 8-byte aligned memory so the arrays can be used in place.
 	words := make([]uint64, (len(b)+7)/8)
+	adviseHuge(words)
 	ab := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:len(b)]
 	copy(ab, b)
 	return parse(ab)

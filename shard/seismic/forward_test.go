@@ -89,3 +89,47 @@ func TestDotPacked(t *testing.T) {
 		}
 	}
 }
+
+// TestSIMDKernels checks the gather kernels against the pure-Go ones on
+// rows of every length up to 80 (so every tail length), ids over the whole
+// 16-bit range and values of both signs.
+func TestSIMDKernels(t *testing.T) {
+	if !useSIMD {
+		t.Skip("no AVX2/FMA here (or a purego build): only the pure-Go kernels run")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var q [1 << 16]float32
+	for i := range q {
+		if r.IntN(4) == 0 {
+			q[i] = r.Float32()*4 - 1
+		}
+	}
+	ps := make([]uint32, 80)
+	ts := make([]uint16, 80)
+	codes := make([]uint8, 80)
+	for n := 0; n <= 80; n++ {
+		for trial := 0; trial < 20; trial++ {
+			for j := 0; j < n; j++ {
+				id := uint32(r.IntN(1 << 16))
+				v := r.Float32()*8 - 2
+				ps[j] = id | uint32(vecmath.ToF16(v))<<16
+				ts[j] = uint16(id)
+				codes[j] = uint8(r.IntN(256))
+			}
+			want, got := dotPacked(ps[:n], &q), dotPackedFast(ps[:n], &q)
+			if !close32(got, want) {
+				t.Fatalf("dotPacked n=%d: SIMD %v, Go %v", n, got, want)
+			}
+			want, got = sum16(ts[:n], codes[:n], &q, 0.25, 0.01), sum16Fast(ts[:n], codes[:n], &q, 0.25, 0.01)
+			if !close32(got, want) {
+				t.Fatalf("sum16 n=%d: SIMD %v, Go %v", n, got, want)
+			}
+		}
+	}
+}
+
+// close32 allows for the different summation order of the kernels.
+func close32(a, b float32) bool {
+	d := math.Abs(float64(a - b))
+	return d <= 1e-4*max(1, math.Abs(float64(a)), math.Abs(float64(b)))
+}

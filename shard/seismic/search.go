@@ -168,6 +168,13 @@ func (ix *Index) search(s *scratch, k int, p SearchParams, filter *roaring.Bitma
 		}
 		for _, it := range s.res {
 			for _, d := range ix.knn[int(it.ID)*ix.knnK : int(it.ID+1)*ix.knnK] {
+				if s.visited[d>>6]&(1<<(d&63)) == 0 {
+					ix.prefetchDoc(d)
+				}
+			}
+		}
+		for _, it := range s.res {
+			for _, d := range ix.knn[int(it.ID)*ix.knnK : int(it.ID+1)*ix.knnK] {
 				ix.visit(s, d, filter)
 			}
 		}
@@ -269,7 +276,7 @@ func (ix *Index) score(s *scratch, d uint32) float32 {
 	a, e := ix.fOff[d], ix.fOff[d+1]
 	switch {
 	case ix.packed():
-		return dotPacked(ix.fP[a:e], s.q16)
+		return dotPackedFast(ix.fP[a:e], s.q16)
 	case !ix.wide && !ix.half:
 		return dot16f32(ix.fT16[a:e], ix.fV32[a:e], s.q16)
 	case !ix.wide:
@@ -288,7 +295,7 @@ func (ix *Index) summary(s *scratch, b uint32) float32 {
 	if ix.wide {
 		return sum32(ix.sT32[a:e], ix.sCode[a:e], s.q, ix.sMin[b], ix.sScale[b])
 	}
-	return sum16(ix.sT16[a:e], ix.sCode[a:e], s.q16, ix.sMin[b], ix.sScale[b])
+	return sum16Fast(ix.sT16[a:e], ix.sCode[a:e], s.q16, ix.sMin[b], ix.sScale[b])
 }
 
 // SearchCounted is Search without a filter that also returns the number of

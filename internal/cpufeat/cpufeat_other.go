@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package cpufeat
+
+func detectAVX2FMA() bool { return false }
