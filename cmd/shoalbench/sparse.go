@@ -26,7 +26,7 @@ type sparseFlags struct {
 	queryCuts, heapFacts string
 	firstOrder           bool
 	knn                  int
-	knnQC                int
+	knnQC, knnBlocks     int
 	knnHF                float64
 	nPostings            int
 	autoKeep, beta       float64
@@ -67,7 +67,8 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.StringVar(&f.queryCuts, "query-cut", "5,6,7,8,10,15,20", "comma-separated query_cut values to sweep")
 	fl.StringVar(&f.heapFacts, "heap-factor", "0.6,0.8,0.9,1.0,1.1,1.2", "comma-separated heap_factor values to sweep")
 	fl.BoolVar(&f.firstOrder, "first-list-order", true, "visit first-list blocks by summary score")
-	fl.IntVar(&f.knn, "knn", 0, "kNN graph size κ (0 = off); adds a kNN-expansion sweep")
+	fl.IntVar(&f.knn, "knn", seismic.DefaultConfig().KNN, "Config.KNN, the kNN graph size κ (0 = no graph); with a graph the sweep runs without and with kNN expansion")
+	fl.IntVar(&f.knnBlocks, "knn-blocks", seismic.DefaultConfig().KNNBlocks, "Config.KNNBlocks: build the kNN graph from the blocks of this many of a document's heaviest lists (0 = by searching, with --knn-query-cut/--knn-heap-factor)")
 	fl.IntVar(&f.knnQC, "knn-query-cut", seismic.DefaultConfig().KNNParams.QueryCut, "Config.KNNParams.QueryCut: query_cut of the searches that build the kNN graph")
 	fl.Float64Var(&f.knnHF, "knn-heap-factor", float64(seismic.DefaultConfig().KNNParams.HeapFactor), "Config.KNNParams.HeapFactor")
 	fl.IntVar(&f.nPostings, "n-postings", 0, "Config.NPostings (0 = auto)")
@@ -209,7 +210,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 
 	cfg := seismic.DefaultConfig()
 	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
-	cfg.KNNParams.QueryCut, cfg.KNNParams.HeapFactor = f.knnQC, float32(f.knnHF)
+	cfg.KNNParams.QueryCut, cfg.KNNParams.HeapFactor, cfg.KNNBlocks = f.knnQC, float32(f.knnHF), f.knnBlocks
 	switch f.values {
 	case "f16":
 		cfg.Values = seismic.ValueF16
@@ -252,7 +253,7 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
 			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
 			"values": f.values, "knn": cfg.KNN, "seed": cfg.Seed,
-			"knn_query_cut": cfg.KNNParams.QueryCut, "knn_heap_factor": cfg.KNNParams.HeapFactor}}); err != nil {
+			"knn_blocks": cfg.KNNBlocks, "knn_query_cut": cfg.KNNParams.QueryCut, "knn_heap_factor": cfg.KNNParams.HeapFactor}}); err != nil {
 		return err
 	}
 	// The interleaved baseline: exact-taat rebuilt after the Seismic build

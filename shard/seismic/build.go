@@ -42,8 +42,11 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	if cfg.Reorder {
 		b.reorder()
 	}
+	if cfg.KNN > 0 && cfg.KNNBlocks > 0 {
+		b.buildKNNBlocks(cfg.KNN, cfg.KNNBlocks)
+	}
 	b.dcT, b.dcV = nil, nil
-	if cfg.KNN > 0 {
+	if cfg.KNN > 0 && cfg.KNNBlocks == 0 {
 		ix.buildKNN(cfg.KNN, cfg.KNNParams, workers)
 	}
 	return ix, nil

@@ -43,3 +43,99 @@ func (ix *Index) buildKNN(k int, p SearchParams, workers int) {
 		}
 	})
 }
+
+// buildKNNBlocks stores, for every document, its k nearest documents among
+// the other members of the blocks that hold it in the lists of its
+// heaviest components, up to lists such blocks. Blocks are k-means clusters
+// of similar documents, so this finds most of the neighbours a search
+// would at a small fraction of the cost (a few dozen dot products per
+// document, independent of the collection size). It needs the builder's
+// per-document top terms, so it runs before they are dropped.
+func (b *builder) buildKNNBlocks(k, lists int) {
+	ix, dc := b.ix, b.cfg.DocCut
+	ix.knnK = k
+	ix.knn = make([]uint32, ix.n*k)
+	nb := len(ix.blkOff) - 1
+	blkTerm := make([]uint32, nb)
+	for t := 0; t < int(ix.m); t++ {
+		for bl := ix.listBlk[t]; bl < ix.listBlk[t+1]; bl++ {
+			blkTerm[bl] = uint32(t)
+		}
+	}
+	// memb[mOff[d]:mOff[d+1]] are the blocks that hold document d.
+	mOff := make([]uint64, ix.n+1)
+	for _, d := range ix.post {
+		mOff[d+1]++
+	}
+	for d := 1; d <= ix.n; d++ {
+		mOff[d] += mOff[d-1]
+	}
+	memb := make([]uint32, len(ix.post))
+	fill := make([]uint64, ix.n)
+	copy(fill, mOff[:ix.n])
+	for bl := 0; bl < nb; bl++ {
+		for _, d := range ix.post[ix.blkOff[bl]:ix.blkOff[bl+1]] {
+			memb[fill[d]] = uint32(bl)
+			fill[d]++
+		}
+	}
+	fill = nil
+	parallel(ix.n, 256, b.workers, func(_, lo, hi int) {
+		s := ix.getScratch()
+		defer ix.pool.Put(s)
+		s.heap.Reset(k)
+		res := make([]topk.Item, 0, k)
+		for d := lo; d < hi; d++ {
+			s.ts, s.vs = ix.row(uint32(d), s.ts, s.vs)
+			for j, t := range s.ts {
+				if s.q[t] == 0 {
+					s.qt = append(s.qt, t)
+				}
+				s.q[t] += s.vs[j]
+			}
+			self := uint32(d)
+			s.visited[self>>6] |= 1 << (self & 63)
+			s.seen = append(s.seen, self)
+			found := 0
+			for _, t := range b.dcT[d*dc : (d+1)*dc] {
+				if t == noTerm || found == lists {
+					break
+				}
+				for _, bl := range memb[mOff[d]:mOff[d+1]] {
+					if blkTerm[bl] != t {
+						continue
+					}
+					found++
+					for _, c := range ix.post[ix.blkOff[bl]:ix.blkOff[bl+1]] {
+						w, bit := c>>6, uint64(1)<<(c&63)
+						if s.visited[w]&bit != 0 {
+							continue
+						}
+						s.visited[w] |= bit
+						s.seen = append(s.seen, c)
+						s.heap.Push(c, ix.score(s, c))
+					}
+					break
+				}
+			}
+			res = s.heap.Sorted(res[:0])
+			s.heap.Reset(k)
+			for _, c := range s.seen {
+				s.visited[c>>6] = 0
+			}
+			s.seen = s.seen[:0]
+			for _, c := range s.qt {
+				s.q[c] = 0
+			}
+			s.qt = s.qt[:0]
+			out := ix.knn[d*k : (d+1)*k]
+			last := self
+			for i := range out {
+				if i < len(res) {
+					last = res[i].ID
+				}
+				out[i] = last
+			}
+		}
+	})
+}

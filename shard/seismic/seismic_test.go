@@ -1,6 +1,7 @@
 package seismic
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -210,24 +211,76 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestKNNRefinement builds the kNN graph both ways (block co-membership,
+// the default, and one search per document) and checks that the
+// neighbours are valid, ordered by similarity and mostly the true nearest
+// documents, and that expansion does not lower recall.
 func TestKNNRefinement(t *testing.T) {
 	fwd, q := synth(t, 3000, 30)
-	cfg := DefaultConfig()
-	cfg.KNN = 5
-	ix, err := Build(fwd, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ex, _ := NewExact(fwd)
-	p := DefaultSearchParams()
-	p.QueryCut = 3
-	base := meanRecall(t, ix, ex, q, 10, p)
-	p.KNN = true
-	with := meanRecall(t, ix, ex, q, 10, p)
-	if with+1e-9 < base {
-		t.Errorf("kNN expansion lowered recall: %.3f -> %.3f", base, with)
+	for _, blocks := range []int{3, 0} {
+		cfg := DefaultConfig()
+		cfg.KNN, cfg.KNNBlocks = 5, blocks
+		ix, err := Build(fwd, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Neighbours in input rows, against the exact 5 nearest of a sample.
+		hit, total := 0, 0
+		for row := 0; row < fwd.Len(); row += 10 {
+			pos := uint32(row)
+			if ix.inv != nil {
+				pos = ix.inv[row]
+			}
+			qv := fwdRow(fwd, row)
+			score := map[uint32]float32{}
+			var truth []uint32
+			for _, it := range ScanSearch(fwd, qv, 6, nil) {
+				if it.ID != uint32(row) && len(truth) < 5 {
+					truth = append(truth, it.ID)
+				}
+			}
+			for _, it := range ScanSearch(fwd, qv, fwd.Len(), nil) {
+				score[it.ID] = it.Score
+			}
+			prev := float32(math.Inf(1))
+			for _, nb := range ix.knn[int(pos)*5 : int(pos+1)*5] {
+				if int(nb) >= fwd.Len() {
+					t.Fatalf("blocks=%d: neighbour %d out of range", blocks, nb)
+				}
+				r := ix.rowOf(nb)
+				if s := score[r]; s > prev*(1+1e-3)+1e-3 {
+					t.Errorf("blocks=%d row %d: neighbours not by decreasing similarity", blocks, row)
+				} else {
+					prev = s
+				}
+				if slices.Contains(truth, r) {
+					hit++
+				}
+			}
+			total += len(truth)
+		}
+		overlap := float64(hit) / float64(total)
+		t.Logf("knn_blocks %d: %.3f of the exact 5 nearest found", blocks, overlap)
+		if overlap < 0.4 {
+			t.Errorf("knn_blocks %d: only %.3f of the exact neighbours found", blocks, overlap)
+		}
+		p := DefaultSearchParams()
+		p.QueryCut, p.KNN = 3, false
+		base := meanRecall(t, ix, ex, q, 10, p)
+		p.KNN = true
+		with := meanRecall(t, ix, ex, q, 10, p)
+		if with+1e-9 < base {
+			t.Errorf("knn_blocks %d: kNN expansion lowered recall: %.3f -> %.3f", blocks, base, with)
+		}
+		t.Logf("knn_blocks %d, query_cut 3: recall %.3f without kNN, %.3f with", blocks, base, with)
 	}
-	t.Logf("query_cut 3: recall %.3f without kNN, %.3f with", base, with)
+}
+
+// fwdRow returns row i of f as a query vector.
+func fwdRow(f Forward, i int) Vector {
+	a, e := f.Offsets[i], f.Offsets[i+1]
+	return Vector{Indices: f.Indices[a:e], Values: f.Values[a:e]}
 }
 
 func TestEmptyAndEdgeCases(t *testing.T) {
