@@ -64,7 +64,7 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.IntVar(&f.nq, "nq", 500, "queries to run (first nq of the query file, or synthetic)")
 	fl.IntVar(&f.k, "k", 10, "results per query")
 	fl.IntVar(&f.scanNQ, "scan-nq", 50, "queries for the slow exact-scan baseline")
-	fl.StringVar(&f.queryCuts, "query-cut", "5,6,7,8,10,15,20", "comma-separated query_cut values to sweep")
+	fl.StringVar(&f.queryCuts, "query-cut", "3,4,5,6,7,8,10,15,20", "comma-separated query_cut values to sweep")
 	fl.StringVar(&f.heapFacts, "heap-factor", "0.6,0.8,0.9,1.0,1.1,1.2", "comma-separated heap_factor values to sweep")
 	fl.BoolVar(&f.firstOrder, "first-list-order", true, "visit first-list blocks by summary score")
 	fl.IntVar(&f.knn, "knn", seismic.DefaultConfig().KNN, "Config.KNN, the kNN graph size κ (0 = no graph); with a graph the sweep runs without and with kNN expansion")

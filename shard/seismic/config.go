@@ -74,8 +74,10 @@ type Config struct {
 	// to evaluate and store).
 	MinClusterSize int
 	// Alpha is the fraction of the L1 mass of a block's coordinate-wise max
-	// kept in its summary. Default 0.14 (the paper uses 0.4; 0.14 keeps the
-	// whole index within 1.5x the float32 forward index).
+	// kept in its summary. Default 0.12 (the paper uses 0.4): with the kNN
+	// graph on, 0.12 reaches 95% recall as fast as 0.14 did (the graph
+	// recovers what the coarser summaries skip) and keeps the whole index,
+	// graph included, within 1.5x the float32 forward index.
 	Alpha float64
 	// Values selects the forward index value type. Default ValueF16: with
 	// narrow ids a document is then one run of 4-byte (id, value) entries,
@@ -119,7 +121,7 @@ func DefaultConfig() Config {
 	kp.QueryCut = 20
 	return Config{
 		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
-		Beta: 0.1, DocCut: 30, MinClusterSize: 3, Alpha: 0.14, KNN: 10,
+		Beta: 0.1, DocCut: 30, MinClusterSize: 3, Alpha: 0.12, KNN: 10,
 		Values: ValueF16, KNNBlocks: 3, KNNParams: kp, Reorder: true, Seed: 42,
 	}
 }
