@@ -568,6 +568,7 @@ type blockScratch struct {
 	assign []int32
 	sizes  []int32
 	mx     []float32 // per term: running coordinate-wise max
+	mx16   []uint16  // the same as half-float bits, for packed indexes
 	mterms []uint32
 	pairs  []termVal
 	ts     []uint32
@@ -763,24 +764,53 @@ func (b *builder) blockList(s *blockScratch, t uint32) listResult {
 func (b *builder) summarize(s *blockScratch, docs []uint32, res *listResult) {
 	ix := b.ix
 	s.mterms = s.mterms[:0]
-	for _, d := range docs {
-		for j := ix.fOff[d]; j < ix.fOff[d+1]; j++ {
-			u, v := ix.term(j), ix.value(j)
-			if v <= 0 {
-				continue
-			}
-			if s.mx[u] == 0 {
-				s.mterms = append(s.mterms, u)
-			}
-			s.mx[u] = max(s.mx[u], v)
-		}
-	}
 	s.pairs = s.pairs[:0]
 	var total float32
-	for _, u := range s.mterms {
-		s.pairs = append(s.pairs, termVal{u, s.mx[u]})
-		total += s.mx[u]
-		s.mx[u] = 0
+	if ix.packed() {
+		// Positive half floats order as their bit patterns do, so the max
+		// is taken on the raw bits and decoded once per term.
+		if s.mx16 == nil {
+			s.mx16 = make([]uint16, ix.m)
+		}
+		for _, d := range docs {
+			ix.prefetchDoc(d)
+		}
+		for _, d := range docs {
+			for _, e := range ix.fP[ix.fOff[d]:ix.fOff[d+1]] {
+				h, u := uint16(e>>16), e&0xffff
+				if h == 0 || h&0x8000 != 0 { // zero or negative
+					continue
+				}
+				if s.mx16[u] == 0 {
+					s.mterms = append(s.mterms, u)
+				}
+				s.mx16[u] = max(s.mx16[u], h)
+			}
+		}
+		for _, u := range s.mterms {
+			v := f16(uint32(s.mx16[u]))
+			s.pairs = append(s.pairs, termVal{u, v})
+			total += v
+			s.mx16[u] = 0
+		}
+	} else {
+		for _, d := range docs {
+			for j := ix.fOff[d]; j < ix.fOff[d+1]; j++ {
+				u, v := ix.term(j), ix.value(j)
+				if v <= 0 {
+					continue
+				}
+				if s.mx[u] == 0 {
+					s.mterms = append(s.mterms, u)
+				}
+				s.mx[u] = max(s.mx[u], v)
+			}
+		}
+		for _, u := range s.mterms {
+			s.pairs = append(s.pairs, termVal{u, s.mx[u]})
+			total += s.mx[u]
+			s.mx[u] = 0
+		}
 	}
 	k := massCut(s.pairs, float32(b.cfg.Alpha)*total)
 	kept := s.pairs[:k]
@@ -808,9 +838,74 @@ func (b *builder) summarize(s *blockScratch, docs []uint32, res *listResult) {
 }
 
 // massCut reorders p so that p[:k] holds the largest values whose sum first
-// reaches target, and returns k (at least 1 when p is not empty). It runs in
-// expected linear time by quickselect on mass.
+// reaches target, and returns k (at least 1 when p is not empty). The
+// values must be positive. It buckets the values by their float32
+// exponent and top three mantissa bits (an order-preserving key), finds
+// the bucket where the running mass from the top reaches target, moves the
+// buckets above it to the front and sorts only that bucket (ties by term).
+// Values spread over more than 256 buckets (about 32 octaves) go to the
+// quickselect of massCutSelect instead.
 func massCut(p []termVal, target float32) int {
+	if len(p) == 0 {
+		return 0
+	}
+	key := func(v float32) uint32 { return math.Float32bits(v) >> 20 }
+	lo, hi := key(p[0].v), key(p[0].v)
+	for _, x := range p[1:] {
+		k := key(x.v)
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	if hi-lo >= 256 {
+		return massCutSelect(p, target)
+	}
+	var mass [256]float32
+	for _, x := range p {
+		mass[key(x.v)-lo] += x.v
+	}
+	var acc float32
+	cut := int(hi - lo)
+	for ; cut > 0; cut-- {
+		if acc+mass[cut] >= target {
+			break
+		}
+		acc += mass[cut]
+	}
+	// Buckets above cut to the front, then bucket cut.
+	n := 0
+	for i, x := range p {
+		if int(key(x.v)-lo) > cut {
+			p[n], p[i] = p[i], p[n]
+			n++
+		}
+	}
+	m := n
+	for i := n; i < len(p); i++ {
+		if int(key(p[i].v)-lo) == cut {
+			p[m], p[i] = p[i], p[m]
+			m++
+		}
+	}
+	edge := p[n:m]
+	slices.SortFunc(edge, func(x, y termVal) int {
+		switch {
+		case x.v > y.v:
+			return -1
+		case x.v < y.v:
+			return 1
+		}
+		return int(x.t) - int(y.t)
+	})
+	for j, x := range edge {
+		acc += x.v
+		if acc >= target {
+			return n + j + 1
+		}
+	}
+	return max(m, 1)
+}
+
+// massCutSelect is massCut by quickselect on mass, in expected linear time.
+func massCutSelect(p []termVal, target float32) int {
 	if len(p) == 0 {
 		return 0
 	}

@@ -437,3 +437,49 @@ func scifactConfig() Config {
 	c.Alpha = 0.8
 	return c
 }
+
+// TestMassCut checks both mass cuts against sorting: the kept entries are
+// the largest, their sum reaches the target, and one fewer would not.
+func TestMassCut(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 2000; trial++ {
+		n := r.IntN(300) + 1
+		p := make([]termVal, n)
+		var total float32
+		for i := range p {
+			v := float32(math.Exp(r.NormFloat64() * 2))
+			if trial%3 == 0 {
+				v = float32(1 + r.IntN(8)) // many ties
+			}
+			if trial%7 == 0 {
+				v = float32(math.Ldexp(1, r.IntN(120)-60)) // too wide for the buckets
+			}
+			p[i] = termVal{uint32(i), v}
+			total += v
+		}
+		target := total * r.Float32()
+		for name, cut := range map[string]func([]termVal, float32) int{"massCut": massCut, "massCutSelect": massCutSelect} {
+			q := slices.Clone(p)
+			k := cut(q, target)
+			if k < 1 || k > n {
+				t.Fatalf("%s: k = %d of %d", name, k, n)
+			}
+			var sum, minKept float32 = 0, float32(math.Inf(1))
+			for _, x := range q[:k] {
+				sum += x.v
+				minKept = min(minKept, x.v)
+			}
+			for _, x := range q[k:] {
+				if x.v > minKept {
+					t.Fatalf("%s trial %d: dropped %v above kept %v", name, trial, x.v, minKept)
+				}
+			}
+			if k < n && sum < target*(1-1e-5) {
+				t.Fatalf("%s trial %d: kept mass %v < target %v", name, trial, sum, target)
+			}
+			if k > 1 && sum-minKept >= target*(1+1e-5) {
+				t.Fatalf("%s trial %d: %d entries kept, %d would do", name, trial, k, k-1)
+			}
+		}
+	}
+}
