@@ -1,6 +1,15 @@
 package seismic
 
-import "github.com/shoal-search/shoal/internal/topk"
+import (
+	"slices"
+
+	"github.com/shoal-search/shoal/internal/topk"
+)
+
+// knnWindow caps the members of one block that buildKNNBlocks scores
+// against a document: k-means blocks are uneven, and a document is more
+// likely to sit in a large one.
+var knnWindow = 24
 
 // buildKNN stores, for every document, its k nearest documents found by
 // searching the index with the document itself (SeismicWave). Documents
@@ -106,7 +115,15 @@ func (b *builder) buildKNNBlocks(k, lists int) {
 						continue
 					}
 					found++
-					for _, c := range ix.post[ix.blkOff[bl]:ix.blkOff[bl+1]] {
+					// Large blocks: the knnWindow members nearest to d in
+					// the layout, where documents of d's own block sit.
+					mem := ix.post[ix.blkOff[bl]:ix.blkOff[bl+1]]
+					if len(mem) > knnWindow {
+						i, _ := slices.BinarySearch(mem, self)
+						lo := min(max(0, i-knnWindow/2), len(mem)-knnWindow)
+						mem = mem[lo : lo+knnWindow]
+					}
+					for _, c := range mem {
 						w, bit := c>>6, uint64(1)<<(c&63)
 						if s.visited[w]&bit != 0 {
 							continue
