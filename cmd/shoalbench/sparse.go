@@ -49,10 +49,12 @@ func newSparseCmd() *cobra.Command {
 		Use:   "sparse",
 		Short: "Seismic learned-sparse index vs exact-taat and exact-scan; one JSON line per configuration",
 		Long: `Builds the exact term-at-a-time baseline, the forward-index scan and a Seismic
-index, then sweeps query_cut x heap_factor. Recall is against the exact top-k,
-latency is single-threaded per query: p50_us/p99_us are wall clock,
-cpu_p50_us/cpu_p99_us the thread's CPU time (stable on a shared machine), and
-QPS uses --threads goroutines.
+index, then sweeps query_cut x heap_factor (without and with kNN expansion
+when the index has a graph). Recall is against the exact top-k. Latency is
+single-threaded per query, on one pinned CPU, the median of --rounds passes
+over the query set: p50_us/p99_us are wall clock, cpu_p50_us/cpu_p99_us the
+thread's CPU time (stable on a shared machine), and QPS uses --threads
+goroutines.
 Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSparse(cmd, f) },
 	}
