@@ -251,7 +251,7 @@ type SearchParams struct {
 	// walks (default 10).
 	QueryCut int `json:"query_cut,omitempty"`
 	// HeapFactor lets Seismic skip a block whose summary score is below
-	// heap_factor × the k-th best score (default 0.8; higher is faster and
+	// heap_factor × the k-th best score (default 0.7; higher is faster and
 	// less exact).
 	HeapFactor float32 `json:"heap_factor,omitempty"`
 	// NProbe is the IVF lists a dense (or multi-vector candidate) table scans.
