@@ -886,15 +886,7 @@ func massCut(p []termVal, target float32) int {
 		}
 	}
 	edge := p[n:m]
-	slices.SortFunc(edge, func(x, y termVal) int {
-		switch {
-		case x.v > y.v:
-			return -1
-		case x.v < y.v:
-			return 1
-		}
-		return int(x.t) - int(y.t)
-	})
+	slices.SortFunc(edge, byValueDesc)
 	for j, x := range edge {
 		acc += x.v
 		if acc >= target {
@@ -902,6 +894,17 @@ func massCut(p []termVal, target float32) int {
 		}
 	}
 	return max(m, 1)
+}
+
+// byValueDesc orders by decreasing value, ties by increasing term.
+func byValueDesc(x, y termVal) int {
+	switch {
+	case x.v > y.v:
+		return -1
+	case x.v < y.v:
+		return 1
+	}
+	return int(x.t) - int(y.t)
 }
 
 // massCutSelect is massCut by quickselect on mass, in expected linear time.
@@ -947,15 +950,7 @@ func massCutSelect(p []termVal, target float32) int {
 		}
 		lo = lt
 	}
-	slices.SortFunc(p[lo:hi], func(x, y termVal) int {
-		switch {
-		case x.v > y.v:
-			return -1
-		case x.v < y.v:
-			return 1
-		}
-		return int(x.t) - int(y.t)
-	})
+	slices.SortFunc(p[lo:hi], byValueDesc)
 	for j := lo; j < hi; j++ {
 		acc += p[j].v
 		if acc >= target {

@@ -23,18 +23,9 @@ func (ix *Index) buildKNN(k int, p SearchParams, workers int) {
 		defer ix.pool.Put(s)
 		var res = make([]topk.Item, 0, k+1)
 		for d := lo; d < hi; d++ {
-			s.ts, s.vs = ix.row(uint32(d), s.ts, s.vs)
-			for j, t := range s.ts {
-				if s.q[t] == 0 {
-					s.qt = append(s.qt, t)
-				}
-				s.q[t] += s.vs[j]
-			}
+			ix.loadRow(s, uint32(d))
 			res = ix.search(s, k+1, p, nil, res[:0])
-			for _, c := range s.qt {
-				s.q[c] = 0
-			}
-			s.qt = s.qt[:0]
+			s.clearQuery()
 			out := ix.knn[d*k : (d+1)*k]
 			last := uint32(d)
 			i := 0
@@ -95,13 +86,7 @@ func (b *builder) buildKNNBlocks(k, lists int) {
 		s.heap.Reset(k)
 		res := make([]topk.Item, 0, k)
 		for d := lo; d < hi; d++ {
-			s.ts, s.vs = ix.row(uint32(d), s.ts, s.vs)
-			for j, t := range s.ts {
-				if s.q[t] == 0 {
-					s.qt = append(s.qt, t)
-				}
-				s.q[t] += s.vs[j]
-			}
+			ix.loadRow(s, uint32(d))
 			self := uint32(d)
 			s.visited[self>>6] |= 1 << (self & 63)
 			s.seen = append(s.seen, self)
@@ -141,10 +126,7 @@ func (b *builder) buildKNNBlocks(k, lists int) {
 				s.visited[c>>6] = 0
 			}
 			s.seen = s.seen[:0]
-			for _, c := range s.qt {
-				s.q[c] = 0
-			}
-			s.qt = s.qt[:0]
+			s.clearQuery()
 			out := ix.knn[d*k : (d+1)*k]
 			last := self
 			for i := range out {
@@ -155,4 +137,15 @@ func (b *builder) buildKNNBlocks(k, lists int) {
 			}
 		}
 	})
+}
+
+// loadRow sets the dense query of s to document d's row.
+func (ix *Index) loadRow(s *scratch, d uint32) {
+	s.ts, s.vs = ix.row(d, s.ts, s.vs)
+	for j, t := range s.ts {
+		if s.q[t] == 0 {
+			s.qt = append(s.qt, t)
+		}
+		s.q[t] += s.vs[j]
+	}
 }

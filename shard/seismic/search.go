@@ -85,11 +85,16 @@ func (ix *Index) loadQuery(s *scratch, q Vector) {
 
 // putScratch clears the query and visited state and returns s to the pool.
 func (ix *Index) putScratch(s *scratch) {
+	s.clearQuery()
+	ix.pool.Put(s)
+}
+
+// clearQuery zeroes the dense query.
+func (s *scratch) clearQuery() {
 	for _, c := range s.qt {
 		s.q[c] = 0
 	}
 	s.qt = s.qt[:0]
-	ix.pool.Put(s)
 }
 
 // search runs the query loaded in s.q / s.qt.
