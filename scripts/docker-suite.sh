@@ -2,7 +2,10 @@
 # The Docker suite: builds the FROM-scratch image, runs `shoal dev` in a
 # container on a private (--internal) network of its own, drives it with
 # shoalctl from a second container, SIGKILLs and restarts it on the same
-# volume and checks that every acknowledged document is still served.
+# volume and checks that every acknowledged document is still served. Then
+# a cluster of containers on another private network (shoal infra, three
+# shoal nodes, a coordinator): the quickstart again, SIGKILL of one node,
+# the same hits from the other two replicas.
 # Everything it creates is removed on exit. .ci/run runs it after the Go
 # tests; it skips, saying so, where no Docker daemon answers.
 set -euo pipefail
@@ -14,9 +17,10 @@ fi
 id="shoal-suite-$$"
 tag="$id:latest"
 net="$id" vol="$id" dev="$id-dev"
+cnet="$id-c" cluster=("$id-infra" "$id-n1" "$id-n2" "$id-n3" "$id-coord")
 cleanup() {
-	docker rm -f "$dev" >/dev/null 2>&1 || true
-	docker network rm "$net" >/dev/null 2>&1 || true
+	docker rm -f "$dev" "${cluster[@]}" >/dev/null 2>&1 || true
+	docker network rm "$net" "$cnet" >/dev/null 2>&1 || true
 	docker volume rm "$vol" >/dev/null 2>&1 || true
 	docker rmi -f "$tag" >/dev/null 2>&1 || true
 }
@@ -27,7 +31,8 @@ scripts/docker-build.sh "$tag" >/dev/null
 docker network create --internal "$net" >/dev/null
 docker volume create "$vol" >/dev/null
 
-ctl() { docker run --rm --network "$net" --entrypoint /shoalctl "$tag" --addr "http://$dev:7700" "$@"; }
+on=$net addr="http://$dev:7700" # where ctl runs and what it talks to
+ctl() { docker run --rm --network "$on" --entrypoint /shoalctl "$tag" --addr "$addr" "$@"; }
 start() {
 	docker run -d --name "$dev" --network "$net" -v "$vol:/data" "$tag" >/dev/null
 	for i in $(seq 1 60); do
@@ -72,4 +77,40 @@ for i in $(seq 1 30); do # replicas may still be electing leaders
 	sleep 1
 done
 expect "search after restart" "$want" "$got"
+
+echo "== docker suite: a cluster of containers"
+docker network create --internal "$cnet" >/dev/null
+on=$cnet addr="http://$id-coord:7700"
+ext=(--etcd "http://$id-infra:2379" --nats "nats://$id-infra:4222")
+docker run -d --name "$id-infra" --network "$cnet" "$tag" infra --data /data \
+	--etcd 0.0.0.0:2379 --etcd-advertise "$id-infra:2379" --nats 0.0.0.0:4222 >/dev/null
+for n in n1 n2 n3; do
+	docker run -d --name "$id-$n" --network "$cnet" --restart on-failure "$tag" node --id "$n" \
+		--raft "$id-$n:7710" --data /data "${ext[@]}" >/dev/null
+done
+docker run -d --name "$id-coord" --network "$cnet" --restart on-failure "$tag" coordinator \
+	--http 0.0.0.0:7700 "${ext[@]}" >/dev/null
+alive=0
+for i in $(seq 1 60); do
+	alive=$(ctl status 2>/dev/null | awk '$3 == "true"' | wc -l)
+	[ "$alive" -eq 3 ] && break
+	sleep 1
+done
+if [ "$alive" -ne 3 ]; then
+	for c in "${cluster[@]}"; do echo "-- $c"; docker logs "$c" 2>&1 | tail -5; done
+	echo "docker suite: FAIL: $alive of 3 nodes alive after 60 s"
+	exit 1
+fi
+ctl collection create quickstart --shards 2 --replication 3 --sparse-max-term 30522 --dense-dim 8 \
+	--dense-metric cosine --attr topic=keyword --attr year=int >/dev/null
+ctl load /examples/quickstart.jsonl --collection quickstart >/dev/null
+expect "cluster search" "$want" "$(hits)"
+docker kill -s KILL "$id-n2" >/dev/null
+got=""
+for i in $(seq 1 30); do # the shards n2 led elect new leaders
+	got=$(hits 2>/dev/null || true)
+	[ "$got" = "$want" ] && break
+	sleep 1
+done
+expect "cluster search with n2 killed" "$want" "$got"
 echo "docker suite: ok"

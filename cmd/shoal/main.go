@@ -3,6 +3,7 @@
 //	shoal dev                      everything in one process (embedded etcd and NATS, 3 nodes, a coordinator)
 //	shoal node --id n1 ...         one storage node against external etcd and NATS
 //	shoal coordinator --http ...   one coordinator against external etcd and NATS
+//	shoal infra                    embedded etcd and NATS for the two above (containers)
 package main
 
 import (
@@ -14,6 +15,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
 	"github.com/shoal-search/shoal/shard"
@@ -68,7 +72,7 @@ func main() {
 		}
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 	}
-	root.AddCommand(devCmd(logger), nodeCmd(logger), coordinatorCmd(logger))
+	root.AddCommand(devCmd(logger), nodeCmd(logger), coordinatorCmd(logger), infraCmd(logger))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "shoal:", err)
 		os.Exit(1)
@@ -255,5 +259,51 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 	}
 	ext.add(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
+	return cmd
+}
+
+// infraCmd serves what shoal node and shoal coordinator connect to: a
+// single-member etcd and a NATS server, both embedded. It is for containers
+// and machines where neither can be installed; production runs real etcd
+// and NATS clusters.
+func infraCmd(logger func() *slog.Logger) *cobra.Command {
+	var data, etcdAddr, etcdAdvertise, etcdPeer, natsAddr string
+	cmd := &cobra.Command{
+		Use:   "infra",
+		Short: "Serve an embedded single-member etcd and a NATS server for shoal node and shoal coordinator",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := logger()
+			host, portStr, err := net.SplitHostPort(natsAddr)
+			if err != nil {
+				return fmt.Errorf("--nats %q: %w", natsAddr, err)
+			}
+			port, err := strconv.Atoi(portStr)
+			if err != nil {
+				return fmt.Errorf("--nats %q: port: %w", natsAddr, err)
+			}
+			e, err := embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(data, "etcd"), ClientAddr: etcdAddr,
+				AdvertiseClientAddr: etcdAdvertise, PeerAddr: etcdPeer})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ns, err := embedded.StartNATS(host, port)
+			if err != nil {
+				return err
+			}
+			defer ns.Shutdown()
+			ctx, stop := signalContext()
+			defer stop()
+			log.Info("infra is up", "etcd", e.Endpoint(), "nats", ns.ClientURL(), "data", data)
+			<-ctx.Done()
+			log.Info("shutting down")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "./shoal-infra-data", "directory for etcd's data")
+	cmd.Flags().StringVar(&etcdAddr, "etcd", "127.0.0.1:2379", "etcd client listen address (an IP address)")
+	cmd.Flags().StringVar(&etcdAdvertise, "etcd-advertise", "", "etcd client address to advertise (default --etcd; set it when --etcd is 0.0.0.0)")
+	cmd.Flags().StringVar(&etcdPeer, "etcd-peer", "127.0.0.1:2380", "etcd peer listen address, stable across restarts")
+	cmd.Flags().StringVar(&natsAddr, "nats", "127.0.0.1:4222", "NATS listen address")
 	return cmd
 }

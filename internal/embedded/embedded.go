@@ -26,9 +26,13 @@ import (
 type EtcdConfig struct {
 	// Dir holds etcd's data. Required.
 	Dir string
-	// ClientAddr and PeerAddr are host:port listen addresses. Keep PeerAddr
-	// stable across restarts of the same Dir. Required.
+	// ClientAddr and PeerAddr are host:port listen addresses (etcd wants IP
+	// addresses here). Keep PeerAddr stable across restarts of the same Dir.
+	// Required.
 	ClientAddr, PeerAddr string
+	// AdvertiseClientAddr is the host:port clients are told to use; default
+	// ClientAddr. Set it when listening on 0.0.0.0 (a container).
+	AdvertiseClientAddr string
 	// Name is the member name; default "shoal".
 	Name string
 	// StartTimeout bounds the wait for etcd to serve; default 30s.
@@ -59,9 +63,13 @@ func StartEtcd(cfg EtcdConfig) (*Etcd, error) {
 	ec.Logger = "zap"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cu := url.URL{Scheme: "http", Host: cfg.ClientAddr}
+	au := cu
+	if cfg.AdvertiseClientAddr != "" {
+		au.Host = cfg.AdvertiseClientAddr
+	}
 	pu := url.URL{Scheme: "http", Host: cfg.PeerAddr}
 	ec.ListenClientUrls = []url.URL{cu}
-	ec.AdvertiseClientUrls = []url.URL{cu}
+	ec.AdvertiseClientUrls = []url.URL{au}
 	ec.ListenPeerUrls = []url.URL{pu}
 	ec.AdvertisePeerUrls = []url.URL{pu}
 	ec.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, pu.String())
@@ -80,7 +88,7 @@ func StartEtcd(cfg EtcdConfig) (*Etcd, error) {
 		e.Close()
 		return nil, errors.New("embedded: etcd did not become ready in time")
 	}
-	return &Etcd{e: e, endpoint: cu.String()}, nil
+	return &Etcd{e: e, endpoint: au.String()}, nil
 }
 
 // Endpoint returns the client URL.
