@@ -4,8 +4,9 @@
 # shoalctl from a second container, SIGKILLs and restarts it on the same
 # volume and checks that every acknowledged document is still served. Then
 # a cluster of containers on another private network (shoal infra, three
-# shoal nodes, a coordinator): the quickstart again, SIGKILL of one node,
-# the same hits from the other two replicas.
+# shoal nodes, a coordinator): the quickstart again; one node partitioned
+# away while a hit is deleted through the majority; healed; another node
+# SIGKILLed: the two left (one of them the healed node) serve the delete.
 # Everything it creates is removed on exit. .ci/run runs it after the Go
 # tests; it skips, saying so, where no Docker daemon answers.
 set -euo pipefail
@@ -105,12 +106,37 @@ ctl collection create quickstart --shards 2 --replication 3 --sparse-max-term 30
 	--dense-metric cosine --attr topic=keyword --attr year=int >/dev/null
 ctl load /examples/quickstart.jsonl --collection quickstart >/dev/null
 expect "cluster search" "$want" "$(hits)"
+
+# Partition n1 away, delete a hit through the majority, heal, then kill n2:
+# n1 and n3 must serve the delete (n1 caught up, or reads forwarded).
+docker network disconnect "$cnet" "$id-n1"
+deleted=""
+for i in $(seq 1 30); do # shards n1 led elect new leaders first
+	if ctl delete astro-saturn --collection quickstart >/dev/null 2>&1; then
+		deleted=yes
+		break
+	fi
+	sleep 1
+done
+[ -n "$deleted" ] || { echo "docker suite: FAIL: delete with n1 partitioned"; exit 1; }
+want2="astro-comet astro-year astro-jupiter astro-mars"
+got=""
+for i in $(seq 1 30); do
+	got=$(hits 2>/dev/null | cut -d' ' -f1-4 || true)
+	case " $(hits 2>/dev/null || true) " in *" astro-saturn "*) got="";; esac
+	[ "$got" = "$want2" ] && break
+	sleep 1
+done
+expect "cluster search with n1 partitioned (astro-saturn deleted)" "$want2" "$got"
+docker network connect "$cnet" "$id-n1"
+want3=$(hits)
+case " $want3 " in *" astro-saturn "*) echo "docker suite: FAIL: deleted astro-saturn served after healing"; exit 1;; esac
 docker kill -s KILL "$id-n2" >/dev/null
 got=""
 for i in $(seq 1 30); do # the shards n2 led elect new leaders
 	got=$(hits 2>/dev/null || true)
-	[ "$got" = "$want" ] && break
+	[ "$got" = "$want3" ] && break
 	sleep 1
 done
-expect "cluster search with n2 killed" "$want" "$got"
+expect "cluster search after healing n1 and killing n2" "$want3" "$got"
 echo "docker suite: ok"
