@@ -15,6 +15,9 @@ var (
 	ErrInput = errors.New("seismic: invalid input")
 	// ErrFormat reports a corrupt or unsupported index file.
 	ErrFormat = errors.New("seismic: bad index format")
+	// ErrChecksum reports an index file whose bytes do not match the
+	// checksum written with them; it comes wrapped with ErrFormat.
+	ErrChecksum = errors.New("seismic: checksum mismatch")
 	// ErrClosed reports use of an index after Close.
 	ErrClosed = errors.New("seismic: index closed")
 )

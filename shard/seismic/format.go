@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"os"
@@ -11,7 +12,7 @@ import (
 	"unsafe"
 )
 
-// The on-disk format, version 1. All numbers are little-endian. A 128-byte
+// The on-disk format, version 2. All numbers are little-endian. A 128-byte
 // header is followed by the arrays below, each starting at a multiple of 8
 // bytes, so that a memory-mapped file is used in place:
 //
@@ -27,10 +28,18 @@ import (
 //	sT u16|u32[entries], sCode u8[entries], sMin f32[blocks], sScale f32[blocks],
 //	knn u32[n·κ], and when flag 8 is set perm u32[n] (position -> input row) and
 //	inv u32[n] (input row -> position)
+//
+// Version 2 ends in an 8-byte trailer after the last (padded) array: u32
+// CRC-32C (Castagnoli) of every byte before the trailer, then u32 0. Load
+// and Open verify it before they look at anything else, and a version-2
+// file must end exactly at the trailer. Version 1 (still read) is version 2
+// without the trailer; its arrays are only checked for consistency.
 const (
-	magic      = "SHSEISMC"
-	version    = 1
-	headerSize = 128
+	magic       = "SHSEISMC"
+	version     = 2
+	versionV1   = 1
+	headerSize  = 128
+	trailerSize = 8
 
 	flagWide  = 1
 	flagHalf  = 2
@@ -78,14 +87,16 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 	le.PutUint32(h[116:], uint32(ix.cfg.MinClusterSize))
 	h[120], h[121] = byte(ix.cfg.Pruning), byte(ix.cfg.Values)
 	var n int64
+	crc := crc32.New(castagnoli)
+	cw := io.MultiWriter(bw, crc)
 	write := func(b []byte) error {
-		k, err := bw.Write(b)
+		k, err := cw.Write(b)
 		n += int64(k)
 		if err != nil {
 			return err
 		}
 		if pad := (8 - n%8) % 8; pad > 0 {
-			k, err = bw.Write(make([]byte, pad))
+			k, err = cw.Write(make([]byte, pad))
 			n += int64(k)
 		}
 		return err
@@ -115,8 +126,19 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 			return n, err
 		}
 	}
+	var tr [trailerSize]byte
+	le.PutUint32(tr[:], crc.Sum32())
+	k, err := bw.Write(tr[:])
+	n += int64(k)
+	if err != nil {
+		return n, err
+	}
 	return n, bw.Flush()
 }
+
+// castagnoli is the CRC-32C table; the checksum runs in hardware on amd64
+// and arm64.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func bytesOf[T uint16 | uint32 | uint64 | float32](s []T) []byte {
 	if len(s) == 0 {
@@ -140,7 +162,8 @@ func Load(r io.Reader) (*Index, error) {
 }
 
 // Open memory-maps an index file written by WriteTo. The index reads the
-// file in place; Close unmaps it. Close must not run while searches do.
+// file in place; Close unmaps it. Close must not run while searches do. The
+// checksum of a version-2 file is verified once, here; errors name path.
 func Open(path string) (*Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -162,7 +185,7 @@ func Open(path string) (*Index, error) {
 	ix, err := parse(b)
 	if err != nil {
 		_ = syscall.Munmap(b)
-		return nil, err
+		return nil, fmt.Errorf("seismic: %s: %w", path, err)
 	}
 	ix.mapped = b
 	return ix, nil
@@ -223,8 +246,20 @@ func parse(b []byte) (*Index, error) {
 		return nil, fmt.Errorf("%w: image not 8-byte aligned", ErrFormat)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(b[8:]); v != version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrFormat, v, version)
+	v := le.Uint32(b[8:])
+	switch v {
+	case versionV1:
+	case version:
+		if len(b) < headerSize+trailerSize {
+			return nil, fmt.Errorf("%w: truncated (no checksum trailer)", ErrFormat)
+		}
+		body, tr := b[:len(b)-trailerSize], b[len(b)-trailerSize:]
+		if got, want := crc32.Checksum(body, castagnoli), le.Uint32(tr); got != want || le.Uint32(tr[4:]) != 0 {
+			return nil, fmt.Errorf("%w: %w: crc32c %08x, trailer says %08x", ErrFormat, ErrChecksum, got, want)
+		}
+		b = body
+	default:
+		return nil, fmt.Errorf("%w: version %d, this build reads %d and %d", ErrFormat, v, versionV1, version)
 	}
 	flags := le.Uint32(b[12:])
 	u := func(off int) uint64 { return le.Uint64(b[off:]) }
@@ -286,6 +321,9 @@ func parse(b []byte) (*Index, error) {
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if v >= version && r.off != uint64(len(b)) {
+		return nil, fmt.Errorf("%w: %d bytes between the arrays and the trailer", ErrFormat, uint64(len(b))-r.off)
 	}
 	if err := ix.check(nnz, ns); err != nil {
 		return nil, err

@@ -2,12 +2,15 @@ package seismic
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"flag"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -96,12 +99,13 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFormatFixtureV1 loads the version-1 fixtures and checks that they
-// answer with exact scores. v1.seismic was written before documents were
-// reordered (no flag 8, float32 values); v1-packed.seismic has the document
-// permutation, packed half-float values and a kNN graph. Run with -update
-// to rewrite v1-packed.seismic (v1.seismic is kept as written).
-func TestFormatFixtureV1(t *testing.T) {
+// TestFormatFixtures loads the fixtures of every version and checks that
+// they answer with exact scores. v1.seismic was written before documents
+// were reordered (no flag 8, float32 values); v1-packed.seismic has the
+// document permutation, packed half-float values and a kNN graph;
+// v2-packed.seismic is the same index with the checksum trailer. Run with
+// -update to rewrite v2-packed.seismic (the v1 fixtures are kept as written).
+func TestFormatFixtures(t *testing.T) {
 	if *update {
 		cfg := DefaultConfig()
 		cfg.KNN = 3
@@ -114,11 +118,11 @@ func TestFormatFixtureV1(t *testing.T) {
 		if _, err := ix.WriteTo(&buf); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", "v1-packed.seismic"), buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("testdata", "v2-packed.seismic"), buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"v1.seismic", "v1-packed.seismic"} {
+	for _, name := range []string{"v1.seismic", "v1-packed.seismic", "v2-packed.seismic"} {
 		old, err := Open(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
@@ -167,16 +171,89 @@ func TestFormatRejectsCorruption(t *testing.T) {
 	}
 }
 
+// TestFormatChecksum flips single bytes all over a version-2 file, values
+// as well as ids and offsets, and checks that neither Load nor Open accepts
+// any of them.
+func TestFormatChecksum(t *testing.T) {
+	var buf bytes.Buffer
+	ix := fixtureIndex(t)
+	if _, err := ix.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	if v := binary.LittleEndian.Uint32(good[8:]); v != version {
+		t.Fatalf("written version %d, want %d", v, version)
+	}
+	dir := t.TempDir()
+	// The forward index's values: the last quarter of the file holds the
+	// summaries and the kNN graph; a byte a third in is a forward value or a
+	// posting, either of which a consistency check cannot catch.
+	offsets := []int{9, 20, 130, len(good) / 3, len(good) / 2, 2 * len(good) / 3, len(good) - trailerSize - 1, len(good) - 2}
+	for step := 1; step < len(good); step += len(good) / 40 {
+		offsets = append(offsets, step)
+	}
+	for _, off := range offsets {
+		bad := slices.Clone(good)
+		bad[off] ^= 0x5a
+		if _, err := Load(bytes.NewReader(bad)); !errors.Is(err, ErrFormat) {
+			t.Fatalf("byte %d flipped: Load err %v, want ErrFormat", off, err)
+		}
+		path := filepath.Join(dir, "bad.seismic")
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path)
+		if !errors.Is(err, ErrFormat) {
+			t.Fatalf("byte %d flipped: Open err %v, want ErrFormat", off, err)
+		}
+		if off > 16 && off < len(good)-trailerSize && !errors.Is(err, ErrChecksum) {
+			t.Errorf("byte %d flipped: Open err %v, want ErrChecksum", off, err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("Open error %q does not name the file", err)
+		}
+	}
+	// Bytes appended after the trailer break the checksum too.
+	if _, err := Load(bytes.NewReader(append(slices.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0))); !errors.Is(err, ErrFormat) {
+		t.Errorf("appended bytes: err %v, want ErrFormat", err)
+	}
+}
+
+// fixChecksum rewrites the trailer of a version-2 image so that fuzzed
+// bytes reach the structural checks behind the checksum.
+func fixChecksum(b []byte) []byte {
+	if len(b) < headerSize+trailerSize || binary.LittleEndian.Uint32(b[8:]) != version {
+		return b
+	}
+	b = slices.Clone(b)
+	body := b[:len(b)-trailerSize]
+	binary.LittleEndian.PutUint32(b[len(body):], crc32.Checksum(body, castagnoli))
+	binary.LittleEndian.PutUint32(b[len(body)+4:], 0)
+	return b
+}
+
 func FuzzLoad(f *testing.F) {
 	var buf bytes.Buffer
 	ix, _ := Build(fixtureForward(), DefaultConfig())
 	_, _ = ix.WriteTo(&buf)
-	f.Add(buf.Bytes())
-	f.Add(buf.Bytes()[:headerSize])
-	f.Add([]byte(magic))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add(buf.Bytes(), false)
+	f.Add(buf.Bytes(), true)
+	f.Add(buf.Bytes()[:headerSize], false)
+	f.Add([]byte(magic), false)
+	for _, name := range []string{"v1.seismic", "v1-packed.seismic"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b, false)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, fix bool) {
+		if fix {
+			b = fixChecksum(b)
+		}
 		ix, err := Load(bytes.NewReader(b))
 		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error %v is not ErrFormat", err)
+			}
 			return
 		}
 		// A file that loads must search without panicking.
