@@ -15,6 +15,9 @@ var (
 	ErrFormat = errors.New("multivec: malformed store file")
 	// ErrVersion reports a store file of an unknown version.
 	ErrVersion = errors.New("multivec: unsupported store version")
+	// ErrChecksum reports a store file whose bytes do not match the
+	// checksum written with them; it comes wrapped with ErrFormat.
+	ErrChecksum = errors.New("multivec: checksum mismatch")
 	// ErrInput reports a document or query that does not fit the store.
 	ErrInput = errors.New("multivec: invalid input")
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,10 +15,16 @@ import (
 )
 
 // The store file: magic, version, then the fields below, little-endian.
+// Version 2 appends a trailer: u32 CRC-32C (Castagnoli) of every byte
+// before it, which Decode verifies before it parses anything else. Version 1
+// (still read) has no trailer.
 const (
-	magic   = "SHMV"
-	version = 1
+	magic     = "SHMV"
+	version   = 2
+	versionV1 = 1
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Version returns the store format version that AppendBinary writes.
 func Version() int { return version }
@@ -26,9 +33,17 @@ func Version() int { return version }
 // FDE parameters, document offsets, the stored vectors under their codec,
 // and the candidate tables (embtable encodings, without rescoring copies).
 func (s *Store) AppendBinary(dst []byte) []byte {
+	start := len(dst)
+	dst = s.appendBody(dst, version)
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// appendBody appends the encoding without the trailer, under format
+// version v.
+func (s *Store) appendBody(dst []byte, v uint32) []byte {
 	c := s.cfg
 	dst = append(dst, magic...)
-	dst = binary.LittleEndian.AppendUint32(dst, version)
+	dst = binary.LittleEndian.AppendUint32(dst, v)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(c.Dim))
 	dst = append(dst, b2u(c.Normalize), byte(c.Codec))
 	cc := c.Cluster
@@ -145,7 +160,20 @@ func Decode(raw []byte) (*Store, error) {
 	if string(r.take(4)) != magic {
 		return nil, fmt.Errorf("%w: bad magic", ErrFormat)
 	}
-	if v := r.u32(); r.err == nil && v != version {
+	switch v := r.u32(); {
+	case r.err != nil:
+		return nil, r.err
+	case v == versionV1:
+	case v == version:
+		if len(raw) < 12 {
+			return nil, fmt.Errorf("%w: truncated (no checksum trailer)", ErrFormat)
+		}
+		body := raw[:len(raw)-4]
+		if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(raw[len(body):]); got != want {
+			return nil, fmt.Errorf("%w: %w: crc32c %08x, trailer says %08x", ErrFormat, ErrChecksum, got, want)
+		}
+		r.b = body[8:]
+	default:
 		return nil, fmt.Errorf("%w: %d", ErrVersion, v)
 	}
 	cfg := DefaultConfig()

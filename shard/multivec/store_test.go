@@ -2,13 +2,16 @@ package multivec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -326,8 +329,25 @@ func fixtureStore(t *testing.T) *Store {
 	return s
 }
 
+// TestFixtureV1 checks that the version-1 fixture (no checksum trailer)
+// still loads and holds what a fresh build holds.
 func TestFixtureV1(t *testing.T) {
-	path := filepath.Join("testdata", "store.v1")
+	s, err := Load(filepath.Join("testdata", "store.v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 12 || s.Dim() != 4 || !s.HasFDE() || !s.HasCentroidIVF() {
+		t.Fatalf("fixture: got %d docs dim %d fde %v ivf %v", s.Len(), s.Dim(), s.HasFDE(), s.HasCentroidIVF())
+	}
+	if !bytes.Equal(s.AppendBinary(nil), fixtureStore(t).AppendBinary(nil)) {
+		t.Fatalf("v1 fixture re-encoding differs from a fresh build")
+	}
+}
+
+// TestFixtureV2 checks the current version byte for byte. Run with -update
+// to rewrite testdata/store.v2 (only for a new format version).
+func TestFixtureV2(t *testing.T) {
+	path := filepath.Join("testdata", "store.v2")
 	want := fixtureStore(t).AppendBinary(nil)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
@@ -349,16 +369,49 @@ func TestFixtureV1(t *testing.T) {
 	}
 }
 
-func FuzzDecode(f *testing.F) {
-	if raw, err := os.ReadFile(filepath.Join("testdata", "store.v1")); err == nil {
-		f.Add(raw)
-		f.Add(raw[:len(raw)/2])
+// TestChecksum flips single bytes all over a version-2 file (vector values
+// as well as offsets) and checks that Load rejects every one with an error
+// that names the file.
+func TestChecksum(t *testing.T) {
+	good := fixtureStore(t).AppendBinary(nil)
+	path := filepath.Join(t.TempDir(), "bad.multi")
+	for off := 8; off < len(good); off += 1 + len(good)/60 {
+		bad := slices.Clone(good)
+		bad[off] ^= 0x21
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if !errors.Is(err, ErrFormat) || !errors.Is(err, ErrChecksum) && off < len(good)-4 {
+			t.Fatalf("byte %d flipped: err %v, want ErrFormat and ErrChecksum", off, err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Fatalf("error %q does not name the file", err)
+		}
 	}
-	f.Add([]byte("SHMV\x01\x00\x00\x00"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, raw []byte) {
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"store.v1", "store.v2"} {
+		if raw, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(raw, false)
+			f.Add(raw, true)
+			f.Add(raw[:len(raw)/2], false)
+		}
+	}
+	f.Add([]byte("SHMV\x01\x00\x00\x00"), false)
+	f.Add([]byte{}, false)
+	f.Fuzz(func(t *testing.T, raw []byte, fixCRC bool) {
+		if fixCRC && len(raw) >= 12 && binary.LittleEndian.Uint32(raw[4:]) == version {
+			// Let mutations reach the structural checks behind the checksum.
+			body := raw[: len(raw)-4 : len(raw)-4]
+			raw = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+		}
 		s, err := Decode(raw)
 		if err != nil {
+			if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("error %v is neither ErrFormat nor ErrVersion", err)
+			}
 			return
 		}
 		q := make([]float32, s.Dim())
