@@ -121,6 +121,9 @@ var (
 	ErrInput = errors.New("embtable: invalid input vectors")
 	// ErrFormat reports a corrupt or unsupported table or rescoring file.
 	ErrFormat = errors.New("embtable: bad file format")
+	// ErrChecksum reports a table or rescoring file whose bytes do not
+	// match the checksum written with them; it comes wrapped with ErrFormat.
+	ErrChecksum = errors.New("embtable: checksum mismatch")
 	// ErrClosed reports use of a table after Close.
 	ErrClosed = errors.New("embtable: table closed")
 )

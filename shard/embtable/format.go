@@ -9,6 +9,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"github.com/shoal-search/shoal/internal/atomicfile"
 )
 
 // The table file ("codes") layout, version 1, all little-endian:
@@ -18,18 +20,22 @@ import (
 //	15 arrays, each u64 count then the values, in the order of tableArrays |
 //	u32 CRC-32 (IEEE) of everything before it.
 //
-// The rescoring file (path + ".rescore") layout, version 1:
+// The rescoring file (path + ".rescore") layout, version 2:
 //
 //	magic "SHOALRSC" | u32 version | u8 precision, 0, 0, 0 | u32 dim | u64 n |
+//	u32 CRC-32C (Castagnoli) of bytes 0..27 and of the values |
 //	zero padding to 64 bytes | n·dim values (f32 or f16 bits), row order.
 //
-// The rescoring file is mapped read-only by Open, so only the pages that
-// rescoring touches become resident.
+// Version 1 (still read) has no checksum (bytes 28..31 are zero padding).
+// The rescoring file is mapped read-only by Open, which verifies the
+// checksum once, reading the file through; rescoring then touches only the
+// pages it needs.
 const (
 	tableMagic    = "SHOALEMB"
 	tableVersion  = 1
 	rescoreMagic  = "SHOALRSC"
-	rescoreVer    = 1
+	rescoreVer    = 2
+	rescoreVer1   = 1
 	rescoreHeader = 64
 	tableHeader   = 8 + 4 + 4 + 6*4 + 8
 )
@@ -97,7 +103,7 @@ func Decode(raw []byte) (*Table, error) {
 	}
 	body := raw[:len(raw)-4]
 	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(raw[len(raw)-4:]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrFormat)
+		return nil, fmt.Errorf("%w: %w", ErrFormat, ErrChecksum)
 	}
 	t := &Table{codec: Codec(raw[12]), metric: Metric(raw[13]), rescore: Precision(raw[14])}
 	u := func(off int) int { return int(binary.LittleEndian.Uint32(raw[16+4*off:])) }
@@ -289,6 +295,7 @@ func (t *Table) Save(path string) error {
 }
 
 func (t *Table) appendRescore(dst []byte) []byte {
+	start := len(dst)
 	dst = append(dst, rescoreMagic...)
 	dst = binary.LittleEndian.AppendUint32(dst, rescoreVer)
 	dst = append(dst, byte(t.rs.prec), 0, 0, 0)
@@ -304,16 +311,23 @@ func (t *Table) appendRescore(dst []byte) []byte {
 			dst = binary.LittleEndian.AppendUint16(dst, x)
 		}
 	}
+	binary.LittleEndian.PutUint32(dst[start+28:], rescoreChecksum(dst[start:]))
 	return dst
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// rescoreChecksum is the CRC-32C of a rescoring file image: its first 28
+// header bytes, then its values.
+func rescoreChecksum(m []byte) uint32 {
+	return crc32.Update(crc32.Checksum(m[:28], castagnoli), castagnoli, m[rescoreHeader:])
+}
+
+// writeAtomic writes b to path through a synced temporary file renamed into
+// place, then syncs the directory.
 func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("embtable: save: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("embtable: save: %w", err)
+	if err := atomicfile.WriteBytes(path, b); err != nil {
+		return fmt.Errorf("embtable: save %s: %w", path, err)
 	}
 	return nil
 }
@@ -328,7 +342,7 @@ func Open(path string) (*Table, error) {
 	}
 	t, err := Decode(raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("embtable: %s: %w", path, err)
 	}
 	f, err := os.Open(path + ".rescore")
 	if errors.Is(err, os.ErrNotExist) {
@@ -343,7 +357,7 @@ func Open(path string) (*Table, error) {
 		return nil, fmt.Errorf("embtable: open rescoring copy: %w", err)
 	}
 	if st.Size() < rescoreHeader || st.Size() > math.MaxInt {
-		return nil, fmt.Errorf("%w: rescoring file of %d bytes", ErrFormat, st.Size())
+		return nil, fmt.Errorf("embtable: %s.rescore: %w: rescoring file of %d bytes", path, ErrFormat, st.Size())
 	}
 	m, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
@@ -351,7 +365,7 @@ func Open(path string) (*Table, error) {
 	}
 	if err := t.attachRescore(m); err != nil {
 		_ = syscall.Munmap(m)
-		return nil, err
+		return nil, fmt.Errorf("embtable: %s.rescore: %w", path, err)
 	}
 	t.rs.mapped = m
 	return t, nil
@@ -363,8 +377,14 @@ func (t *Table) attachRescore(m []byte) error {
 	if len(m) < rescoreHeader || string(m[:8]) != rescoreMagic {
 		return fmt.Errorf("%w: not a rescoring file", ErrFormat)
 	}
-	if v := binary.LittleEndian.Uint32(m[8:]); v != rescoreVer {
-		return fmt.Errorf("%w: rescoring version %d, this build reads %d", ErrFormat, v, rescoreVer)
+	switch v := binary.LittleEndian.Uint32(m[8:]); v {
+	case rescoreVer1:
+	case rescoreVer:
+		if got, want := rescoreChecksum(m), binary.LittleEndian.Uint32(m[28:]); got != want {
+			return fmt.Errorf("%w: %w: rescoring copy crc32c %08x, header says %08x", ErrFormat, ErrChecksum, got, want)
+		}
+	default:
+		return fmt.Errorf("%w: rescoring version %d, this build reads %d and %d", ErrFormat, v, rescoreVer1, rescoreVer)
 	}
 	prec := Precision(m[12])
 	dim := int(binary.LittleEndian.Uint32(m[16:]))

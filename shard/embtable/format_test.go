@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -154,4 +155,48 @@ func FuzzAttachRescore(f *testing.F) {
 			c.Search(fixtureData()[:10], 3, SearchParams{Oversample: 2, Rescore: true}, nil, nil)
 		}
 	})
+}
+
+// TestChecksums flips a value byte in a saved table file and in its
+// rescoring copy (version 2, checksummed) and checks that Open rejects both
+// with ErrChecksum and names the file.
+func TestChecksums(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Codec, cfg.Rescore = SQ8, RescoreF32
+	tab, err := Build(fixtureData(), 10, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.emb")
+	if err := tab.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	good, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good.Close()
+	for _, file := range []string{path, path + ".rescore"} {
+		orig, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int{rescoreHeader + 1, len(orig) / 2, len(orig) - 6} {
+			bad := append([]byte(nil), orig...)
+			bad[off] ^= 0x40
+			if err := os.WriteFile(file, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path)
+			if !errors.Is(err, ErrFormat) || !errors.Is(err, ErrChecksum) {
+				t.Fatalf("%s byte %d flipped: got %v, want ErrFormat and ErrChecksum", file, off, err)
+			}
+			if !strings.Contains(err.Error(), file) {
+				t.Errorf("error %q does not name %s", err, file)
+			}
+		}
+		if err := os.WriteFile(file, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

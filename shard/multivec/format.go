@@ -8,8 +8,8 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
 
+	"github.com/shoal-search/shoal/internal/atomicfile"
 	"github.com/shoal-search/shoal/internal/vecmath"
 	"github.com/shoal-search/shoal/shard/embtable"
 )
@@ -326,23 +326,10 @@ func (s *Store) Save(path string) error {
 			}
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
+	if err := atomicfile.WriteBytes(path, s.AppendBinary(nil)); err != nil {
+		return fmt.Errorf("multivec: save %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(s.AppendBinary(nil)); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // Load reads a store written by Save. When path+".fde.rescore" exists, it
