@@ -61,6 +61,13 @@ type Config struct {
 	Dir string
 	// Logger receives build logs; default discard.
 	Logger *slog.Logger
+	// OnCorrupt, when set, is called once for every segment file that
+	// fails its checksum or its consistency checks on load (kind is
+	// "sparse", "dense", "dense.rescore", "multi" or "ok"; path names the
+	// file). The shard has already logged it, discarded the segment's files
+	// and queued a rebuild from the segment's documents. Wire it to a
+	// metric. Default nil.
+	OnCorrupt func(kind, path string, err error)
 }
 
 // DefaultConfig returns the defaults described on Config.

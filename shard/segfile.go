@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/shoal-search/shoal/internal/atomicfile"
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -24,6 +26,15 @@ import (
 //
 // A segment's id is the log index of the seal or compaction that made it, so
 // the same id always names the same documents on a replica.
+//
+// Every index file carries a checksum in its own format (CRC-32C trailers
+// for Seismic and multivec, CRC-32 for the embtable codes, CRC-32C for the
+// rescoring copy), verified by loadIndex before the index is used. A file
+// that fails is reported (log, Config.OnCorrupt), the segment's files are
+// removed, and the indexes are built again from the segment's documents,
+// which the raft snapshot and log hold (the raft snapshot has its own
+// checksum; see docs/replication.md for a damaged one). Until the rebuild
+// ends the segment is scored exactly, so a corrupt file is never searched.
 
 func (s *Shard) segPath(id uint64, ext string) string {
 	return filepath.Join(s.cfg.Dir, fmt.Sprintf("seg-%d.%s", id, ext))
@@ -34,7 +45,7 @@ func (s *Shard) saveIndex(sg *segment, ix *segIndex) error {
 		return err
 	}
 	if ix.sparse != nil {
-		if err := writeFileAtomic(s.segPath(sg.id, "sparse"), func(w *bufio.Writer) error {
+		if err := writeFileAtomic(s.segPath(sg.id, "sparse"), func(w io.Writer) error {
 			_, err := ix.sparse.WriteTo(w)
 			return err
 		}); err != nil {
@@ -51,7 +62,7 @@ func (s *Shard) saveIndex(sg *segment, ix *segIndex) error {
 			return err
 		}
 	}
-	return writeFileAtomic(s.segPath(sg.id, "ok"), func(w *bufio.Writer) error {
+	return writeFileAtomic(s.segPath(sg.id, "ok"), func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "%d\n", len(sg.docs))
 		return err
 	})
@@ -69,56 +80,130 @@ func (s *Shard) hasIndexFiles(sg *segment) bool {
 
 // loadIndex loads a segment's saved indexes; fs.ErrNotExist means there are
 // none.
-func (s *Shard) loadIndex(sg *segment) (*segIndex, error) {
-	raw, err := os.ReadFile(s.segPath(sg.id, "ok"))
+//
+// Any other error is a *FileError naming the file that failed.
+func (s *Shard) loadIndex(sg *segment) (_ *segIndex, err error) {
+	okPath := s.segPath(sg.id, "ok")
+	raw, err := os.ReadFile(okPath)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, &FileError{Kind: "ok", Path: okPath, Err: err}
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	if err != nil || n != len(sg.docs) {
-		return nil, fmt.Errorf("segment %d: files hold %q rows, want %d", sg.id, raw, len(sg.docs))
+		return nil, &FileError{Kind: "ok", Path: okPath, Err: fmt.Errorf("%w: files hold %q rows, want %d", ErrCorrupt, raw, len(sg.docs))}
 	}
 	ix := &segIndex{}
-	if sg.nSparse > 0 {
-		f, err := os.Open(s.segPath(sg.id, "sparse"))
+	defer func() {
 		if err != nil {
-			return nil, err
+			ix.close()
 		}
-		idx, err := seismic.Load(bufio.NewReaderSize(f, 1<<20))
-		f.Close()
+	}()
+	if sg.nSparse > 0 {
+		p := s.segPath(sg.id, "sparse")
+		idx, err := loadSeismic(p)
 		if err != nil {
-			return nil, err
+			return nil, &FileError{Kind: "sparse", Path: p, Err: err}
 		}
 		if idx.Len() != n {
-			return nil, fmt.Errorf("segment %d: sparse index has %d rows, want %d", sg.id, idx.Len(), n)
+			return nil, &FileError{Kind: "sparse", Path: p, Err: fmt.Errorf("%w: sparse index has %d rows, want %d", ErrCorrupt, idx.Len(), n)}
 		}
 		ix.sparse = idx
 		ix.bytes += idx.Stats().TotalBytes
 	}
 	if sg.nDense > 0 {
-		tab, err := embtable.Open(s.segPath(sg.id, "dense"))
+		p := s.segPath(sg.id, "dense")
+		tab, err := embtable.Open(p)
 		if err != nil {
-			return nil, err
-		}
-		if tab.Len() != n {
-			return nil, fmt.Errorf("segment %d: dense table has %d rows, want %d", sg.id, tab.Len(), n)
+			if strings.Contains(err.Error(), p+".rescore") {
+				return nil, &FileError{Kind: "dense.rescore", Path: p + ".rescore", Err: err}
+			}
+			return nil, &FileError{Kind: "dense", Path: p, Err: err}
 		}
 		ix.dense = tab
+		if tab.Len() != n {
+			return nil, &FileError{Kind: "dense", Path: p, Err: fmt.Errorf("%w: dense table has %d rows, want %d", ErrCorrupt, tab.Len(), n)}
+		}
 		ix.bytes += int64(n) * int64(tab.Dim())
 	}
 	if sg.nMulti > 0 {
-		st, err := multivec.Load(s.segPath(sg.id, "multi"))
+		p := s.segPath(sg.id, "multi")
+		st, err := multivec.Load(p)
 		if err != nil {
-			return nil, err
-		}
-		if st.Len() != n {
-			return nil, fmt.Errorf("segment %d: multi-vector store has %d rows, want %d", sg.id, st.Len(), n)
+			return nil, &FileError{Kind: "multi", Path: p, Err: err}
 		}
 		ix.multi = st
+		if st.Len() != n {
+			return nil, &FileError{Kind: "multi", Path: p, Err: fmt.Errorf("%w: multi-vector store has %d rows, want %d", ErrCorrupt, st.Len(), n)}
+		}
 		ix.bytes += int64(st.Vectors()) * int64(st.Dim()) * 4
 	}
 	return ix, nil
 }
+
+// loadSeismic reads a Seismic index file into memory; Load verifies its
+// checksum before it trusts any of it.
+func loadSeismic(path string) (*seismic.Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return seismic.Load(bufio.NewReaderSize(f, 1<<20))
+}
+
+// close releases what the indexes map (loaded dense tables, multi-vector
+// FDE tables).
+func (ix *segIndex) close() {
+	if ix.dense != nil {
+		_ = ix.dense.Close()
+	}
+	if ix.multi != nil {
+		_ = ix.multi.Close()
+	}
+}
+
+// FileError reports a segment index file that could not be used: it failed
+// its checksum or consistency checks, or could not be read.
+type FileError struct {
+	// Kind is the file's extension: "sparse", "dense", "dense.rescore",
+	// "multi" or "ok".
+	Kind string
+	// Path names the file.
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("shard: segment file %s: %v", e.Path, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// discardCorrupt reports a segment file that failed to load and removes
+// all of the segment's index files ("ok" first, so a crash midway leaves no
+// set that looks complete); the caller then builds the indexes again.
+func (s *Shard) discardCorrupt(sg *segment, fe *FileError) {
+	s.corrupt.Add(1)
+	s.log.Error("corrupt segment file discarded; rebuilding the segment's indexes from its documents",
+		"segment", sg.id, "file", fe.Path, "kind", fe.Kind, "err", fe.Err)
+	if s.cfg.OnCorrupt != nil {
+		s.cfg.OnCorrupt(fe.Kind, fe.Path, fe.Err)
+	}
+	for _, ext := range []string{"ok", "sparse", "dense", "dense.rescore", "dense.tmp", "multi", "multi.fde", "multi.fde.rescore"} {
+		if err := os.Remove(s.segPath(sg.id, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("remove corrupt segment file", "file", s.segPath(sg.id, ext), "err", err)
+		}
+	}
+	if err := atomicfile.SyncDir(s.cfg.Dir); err != nil {
+		s.log.Warn("sync segment directory", "err", err)
+	}
+}
+
+// CorruptFiles returns how many segment files failed to load since Open.
+func (s *Shard) CorruptFiles() int64 { return s.corrupt.Load() }
 
 // removeSegmentFiles deletes the files of every segment with an id up to
 // upTo that is not in keep. Segments made later have larger ids, so a removal
@@ -148,28 +233,10 @@ func (s *Shard) removeSegmentFiles(keep map[uint64]bool, upTo uint64) {
 	}
 }
 
-func writeFileAtomic(path string, write func(*bufio.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = write(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+// writeFileAtomic writes path through a synced temporary file renamed into
+// place, then syncs the directory (see atomicfile).
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	return atomicfile.Write(path, write)
 }
 
 // dropFilesLocked removes, in the background, the files of segments that are

@@ -305,13 +305,18 @@ func (s *Shard) buildSegment(sg *segment) {
 		return
 	}
 	if s.cfg.Dir != "" {
-		if ix, err := s.loadIndex(sg); err == nil {
+		ix, err := s.loadIndex(sg)
+		var fe *FileError
+		switch {
+		case err == nil:
 			sg.idx.Store(ix)
 			s.releaseStandIns(sg)
 			s.loaded.Add(1)
 			s.log.Info("segment indexes loaded", "segment", sg.id, "docs", len(sg.docs))
 			return
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		case errors.As(err, &fe):
+			s.discardCorrupt(sg, fe)
+		case !errors.Is(err, fs.ErrNotExist):
 			s.log.Warn("segment index files unusable; building again", "segment", sg.id, "err", err)
 		}
 	}

@@ -46,6 +46,8 @@ type Shard struct {
 	wg     sync.WaitGroup
 	// loaded counts segments whose indexes came from files, not a build.
 	loaded atomic.Int64
+	// corrupt counts segment files that failed to load.
+	corrupt atomic.Int64
 	// buildHook, when set (by tests, before the builds it watches start),
 	// runs at the start of every segment build.
 	buildHook func(sg *segment)

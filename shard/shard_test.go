@@ -251,6 +251,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add(mustReadF(f, "testdata/snapshot-v1.bin"))
 	f.Add(mustReadF(f, "testdata/snapshot-v2.bin"))
+	f.Add(mustReadF(f, "testdata/snapshot-v3.bin"))
 	// a version-3 snapshot with a segment and its index files
 	cfg := DefaultConfig()
 	cfg.SealDocs, cfg.MinIndexDocs, cfg.Dir = 10, 5, f.TempDir()

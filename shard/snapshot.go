@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"slices"
@@ -11,7 +12,10 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// Snapshot formats. Version 3 (written):
+// Snapshot formats. Version 4 (written) is version 3 followed by a trailer:
+// uint32 LE CRC-32C (Castagnoli) of every byte before it. Restore verifies
+// it before it replaces any state, and removes the index files it wrote
+// when the check fails. Version 3 (still read):
 //
 //	magic "SHS" | version byte (3) | uint64 LE applied index |
 //	uvarint segment count | segments... | uvarint buffer count | buffer documents
@@ -34,6 +38,7 @@ const (
 	snapshotV1 = 1
 	snapshotV2 = 2
 	snapshotV3 = 3
+	snapshotV4 = 4
 )
 
 // snapshotFileExts are the segment files a snapshot may carry, in the order
@@ -126,12 +131,14 @@ func (sn *Snapshot) Close() {
 	}
 }
 
-// WriteTo writes the snapshot in format version 3.
+// WriteTo writes the snapshot in format version 4.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	defer sn.Close()
-	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	crc := crc32.New(castagnoli)
+	cw := &countWriter{w: io.MultiWriter(bw, crc)}
 	hdr := append([]byte(nil), snapshotMagic[:]...)
-	hdr = append(hdr, snapshotV3)
+	hdr = append(hdr, snapshotV4)
 	hdr = binary.LittleEndian.AppendUint64(hdr, sn.applied)
 	hdr = binary.AppendUvarint(hdr, uint64(len(sn.segs)))
 	cw.write(hdr)
@@ -177,7 +184,34 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if cw.err != nil {
 		return cw.n, cw.err
 	}
-	return cw.n, cw.w.(*bufio.Writer).Flush()
+	k, err := bw.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+	if err != nil {
+		return cw.n + int64(k), err
+	}
+	return cw.n + int64(k), bw.Flush()
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// snapReader reads a snapshot and keeps the CRC-32C of the bytes it hands
+// out (not of what its buffer reads ahead).
+type snapReader struct {
+	br  *bufio.Reader
+	crc uint32
+}
+
+func (r *snapReader) Read(p []byte) (int, error) {
+	n, err := r.br.Read(p)
+	r.crc = crc32.Update(r.crc, castagnoli, p[:n])
+	return n, err
+}
+
+func (r *snapReader) ReadByte() (byte, error) {
+	c, err := r.br.ReadByte()
+	if err == nil {
+		r.crc = crc32.Update(r.crc, castagnoli, []byte{c})
+	}
+	return c, err
 }
 
 type countWriter struct {
@@ -196,9 +230,9 @@ func (c *countWriter) write(p []byte) {
 }
 
 // Restore replaces the shard's state with a snapshot read from r (format
-// version 1 or 2). On error the shard keeps its previous state.
+// version 1 to 4). On error the shard keeps its previous state.
 func (s *Shard) Restore(r io.Reader) error {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := &snapReader{br: bufio.NewReaderSize(r, 1<<20)}
 	hdr := make([]byte, 12)
 	if _, err := io.ReadFull(br, hdr); err != nil {
 		return fmt.Errorf("%w: snapshot header: %v", ErrCorrupt, err)
@@ -207,7 +241,7 @@ func (s *Shard) Restore(r io.Reader) error {
 		return fmt.Errorf("%w: bad snapshot magic", ErrCorrupt)
 	}
 	version := hdr[3]
-	if version < snapshotV1 || version > snapshotV3 {
+	if version < snapshotV1 || version > snapshotV4 {
 		return fmt.Errorf("%w: unsupported snapshot version %d", ErrCorrupt, version)
 	}
 	applied := binary.LittleEndian.Uint64(hdr[4:])
@@ -273,6 +307,16 @@ func (s *Shard) Restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("snapshot buffer: %w", err)
 	}
+	if version >= snapshotV4 {
+		sum := br.crc
+		var tr [4]byte
+		if _, err := io.ReadFull(br.br, tr[:]); err != nil {
+			return fmt.Errorf("%w: snapshot checksum trailer: %v", ErrCorrupt, err)
+		}
+		if want := binary.LittleEndian.Uint32(tr[:]); sum != want {
+			return fmt.Errorf("%w: snapshot checksum mismatch: crc32c %08x, trailer says %08x", ErrCorrupt, sum, want)
+		}
+	}
 	// the ok files last: only now is every segment's set complete
 	for _, ss := range segs {
 		for _, sf := range ss.files {
@@ -281,7 +325,7 @@ func (s *Shard) Restore(r io.Reader) error {
 			}
 			p := s.segPath(ss.id, "ok")
 			written = append(written, p)
-			if err := writeFileAtomic(p, func(w *bufio.Writer) error { _, err := w.Write(sf.data); return err }); err != nil {
+			if err := writeFileAtomic(p, func(w io.Writer) error { _, err := w.Write(sf.data); return err }); err != nil {
 				return fmt.Errorf("snapshot segment %d: %w", ss.id, err)
 			}
 		}
@@ -314,7 +358,7 @@ func (s *Shard) Restore(r io.Reader) error {
 // restoreSegmentFiles reads a segment's file list. With a Dir it writes the
 // files there (the ok file is kept in memory, for the caller to write once
 // the whole snapshot has been read); without one it skips them.
-func (s *Shard) restoreSegmentFiles(br *bufio.Reader, id uint64) (files []snapFile, written []string, err error) {
+func (s *Shard) restoreSegmentFiles(br *snapReader, id uint64) (files []snapFile, written []string, err error) {
 	n, err := binary.ReadUvarint(br)
 	if err != nil || n > uint64(len(snapshotFileExts)) {
 		return nil, nil, fmt.Errorf("%w: file count", ErrCorrupt)
@@ -355,7 +399,7 @@ func (s *Shard) restoreSegmentFiles(br *bufio.Reader, id uint64) (files []snapFi
 		}
 		p := s.segPath(id, ext)
 		written = append(written, p)
-		err = writeFileAtomic(p, func(w *bufio.Writer) error {
+		err = writeFileAtomic(p, func(w io.Writer) error {
 			if _, err := io.CopyN(w, br, int64(size)); err != nil {
 				return fmt.Errorf("%w: file %s: %v", ErrCorrupt, ext, err)
 			}
@@ -381,7 +425,7 @@ func readN(r io.Reader, n uint64) ([]byte, error) {
 	return b, err
 }
 
-func readDocs(br *bufio.Reader) ([]*Document, error) {
+func readDocs(br *snapReader) ([]*Document, error) {
 	count, err := binary.ReadUvarint(br)
 	if err != nil {
 		return nil, fmt.Errorf("%w: document count: %v", ErrCorrupt, err)
