@@ -88,6 +88,12 @@ type Config struct {
 	// callback must not block for long and must not call Host.Close; it may
 	// take locks that are held around Open and CloseGroup.
 	OnLeaderChange func(group string, isLeader bool)
+	// OnCorrupt, if set, is called for every raft file that Open
+	// quarantines: kind is CorruptRaftStore (raft.db failed its checks) or
+	// CorruptSnapshots (no stored snapshot could be loaded), path names the
+	// file or directory before it was moved aside. The Host has logged it;
+	// wire it to a metric. Called from Open's goroutine.
+	OnCorrupt func(kind, path string, err error)
 }
 
 // DefaultConfig returns a Config with every default filled in; NodeID and Dir

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/shoal-search/shoal/replication/raftmux"
 )
@@ -28,6 +28,8 @@ type Host struct {
 	mux *raftmux.Mux
 	log *slog.Logger
 	met *metrics
+	// corrupt counts quarantined raft files (see quarantine.go).
+	corrupt atomic.Int64
 
 	// addrs maps node ids to their latest known raftmux addresses; it takes
 	// precedence over the addresses stored in the groups' configurations.
@@ -238,6 +240,16 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 		h.SetPeerAddr(p.ID, p.Addr)
 	}
 	g, err := h.open(group, sm, peers)
+	if errors.Is(err, errSnapshotsUnusable) {
+		// The log cannot rebuild the state without its snapshot: move both
+		// aside and re-sync from the peers (see quarantine.go).
+		dir := filepath.Join(h.cfg.Dir, group)
+		if qerr := h.quarantine(group, CorruptSnapshots, err, filepath.Join(dir, "snapshots"), filepath.Join(dir, "raft.db")); qerr != nil {
+			err = errors.Join(err, qerr)
+		} else {
+			g, err = h.open(group, sm, nil)
+		}
+	}
 
 	h.mu.Lock()
 	if err != nil {
@@ -280,15 +292,15 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		}
 	}()
 
-	g.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true},
-		NoSync:      h.cfg.NoSync,
-	})
+	store, quarantined, err := h.openLogStore(group, dir)
 	if err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
-	cleanup = append(cleanup, func() { g.store.Close() })
+	g.store = store
+	if quarantined {
+		peers = nil // the group exists: wait for its leader, never bootstrap
+	}
+	cleanup = append(cleanup, func() { store.Close() }) // not g: a failed open returns g nil
 	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.store)
 	if err != nil {
 		return nil, err
@@ -304,7 +316,8 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { g.layer.Close() })
+	layer := g.layer
+	cleanup = append(cleanup, func() { layer.Close() })
 	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: addrProvider{h},
 		Logger:                hl.Named("transport"),
@@ -312,7 +325,8 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		MaxPool:               h.cfg.MaxPool,
 		Timeout:               h.cfg.TransportTimeout,
 	})
-	cleanup = append(cleanup, func() { g.trans.Close() })
+	trans := g.trans
+	cleanup = append(cleanup, func() { trans.Close() })
 
 	g.fsm = &fsm{sm: sm, g: g}
 	rc := h.cfg.raftConfig()
@@ -337,6 +351,9 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 
 	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans)
 	if err != nil {
+		if strings.Contains(err.Error(), "failed to load any existing snapshots") {
+			return nil, fmt.Errorf("%w: %w", errSnapshotsUnusable, err)
+		}
 		return nil, err
 	}
 	if f := g.r.GetConfiguration(); f.Error() == nil {
