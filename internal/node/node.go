@@ -88,8 +88,9 @@ type Node struct {
 	svc  *shardsvc.Service
 	reg  *meta.Registration
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	corrupt *corruptFiles
 
 	mu       sync.Mutex // guards replicas; held while opening and closing groups
 	replicas map[string]*replica
@@ -117,6 +118,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	rc.Logger = n.log
 	rc.Registerer = cfg.Registerer
 	rc.OnLeaderChange = n.onLeaderChange
+	corrupt, err := newCorruptFiles(cfg.ID, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
+	n.corrupt = corrupt
+	rc.OnCorrupt = corrupt.report
 	if err := os.MkdirAll(rc.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -293,6 +300,7 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	}
 	scfg.Logger = n.log.With("group", g)
 	scfg.Dir = n.segmentDir(g)
+	scfg.OnCorrupt = n.corrupt.report
 	// replicas switch to a segment's indexes at the same log index
 	scfg.ActivateByCommand = true
 	eng, err := shard.Open(schema, scfg)
