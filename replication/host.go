@@ -333,6 +333,9 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	rc.Logger = hl
 	rc.NotifyCh = g.notes
 
+	if err := checkNewestSnapshot(snaps); err != nil {
+		return nil, err
+	}
 	existing, err := raft.HasExistingState(logs, g.store, snaps)
 	if err != nil {
 		return nil, err

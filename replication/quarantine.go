@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -22,9 +21,10 @@ import (
 //   - The store is opened with panics recovered, and every stored entry and
 //     the stable keys are read back once (raft panics on an entry it cannot
 //     read while it applies).
-//   - When raft cannot load any of the group's snapshots (their CRC, or the
-//     state machine's own checks, failed), the snapshots are unusable and
-//     the log alone cannot rebuild the state.
+//   - When the newest snapshot fails raft's CRC (checkNewestSnapshot), or
+//     raft cannot load any of the group's snapshots (the state machine's
+//     own checks failed), the snapshots are unusable and the log alone
+//     cannot rebuild the state.
 //
 // In each case the damaged files are renamed aside with a
 // ".corrupt-<UTC time>" suffix (the directory is synced), logged with their
@@ -142,8 +142,26 @@ func verifyStore(path string, s *raftboltdb.BoltStore) (err error) {
 	return nil
 }
 
-func isNotFound(err error) bool {
-	return errors.Is(err, raftboltdb.ErrKeyNotFound) || strings.Contains(err.Error(), "not found")
+func isNotFound(err error) bool { return errors.Is(err, raftboltdb.ErrKeyNotFound) }
+
+// checkNewestSnapshot opens the group's newest stored snapshot, which makes
+// raft's file store verify its CRC-64 over the whole file. raft itself
+// would fall back to an older snapshot, whose log tail may already be
+// compacted away; a damaged newest snapshot therefore counts as unusable
+// state, and the group re-syncs from its peers instead.
+func checkNewestSnapshot(snaps raft.SnapshotStore) error {
+	metas, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("%w: list: %w", errSnapshotsUnusable, err)
+	}
+	if len(metas) == 0 {
+		return nil
+	}
+	_, rc, err := snaps.Open(metas[0].ID)
+	if err != nil {
+		return fmt.Errorf("%w: snapshot %s: %w", errSnapshotsUnusable, metas[0].ID, err)
+	}
+	return rc.Close()
 }
 
 // quarantine renames each of paths aside with a ".corrupt-<UTC time>"

@@ -113,12 +113,15 @@ func FuzzCheckBolt(f *testing.F) {
 	f.Add(good[:4096])
 	f.Add([]byte{})
 	dir := f.TempDir()
+	h := &Host{cfg: Config{NoSync: true}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(dir, "raft.db")
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkBolt(path); err != nil && !errors.Is(err, ErrCorruptStore) {
+		// Whatever passes the check must open and read back without
+		// crashing the process.
+		if err := checkAndOpen(t, h, path); err != nil && !errors.Is(err, ErrCorruptStore) {
 			t.Fatalf("error %v is not ErrCorruptStore", err)
 		}
 	})
@@ -225,31 +228,49 @@ func TestCorruptRaftStoreQuarantinesGroup(t *testing.T) {
 	c.converge("q.b", last["q.b"])
 }
 
-// TestCorruptSnapshotsQuarantineGroup damages every stored snapshot of one
-// group on one node: raft cannot load any, so the snapshots and the log
-// are moved aside and the group re-syncs from its peers.
+// TestCorruptSnapshotsQuarantineGroup damages the stored snapshots of one
+// group on one node (all of them, or only the newest of two, which raft
+// would skip for an older one whose log tail is compacted away): the
+// snapshots and the log are moved aside and the group re-syncs from its
+// peers.
 func TestCorruptSnapshotsQuarantineGroup(t *testing.T) {
 	skipShort(t)
+	for _, which := range []string{"all", "newest"} {
+		t.Run(which, func(t *testing.T) { testCorruptSnapshots(t, which) })
+	}
+}
+
+func testCorruptSnapshots(t *testing.T, which string) {
 	c := newCluster(t, 3, []string{"s.a"}, func(cfg *Config) { cfg.TrailingLogs = 5 })
 	var want [][]byte
 	var last uint64
-	for i := range 30 {
-		cmd := fmt.Appendf(nil, "s-%d", i)
-		idx, ok := c.propose("s.a", cmd)
-		if !ok {
-			t.Fatal("proposal not acknowledged")
+	write := func(n int) {
+		for range n {
+			cmd := fmt.Appendf(nil, "s-%d", len(want))
+			idx, ok := c.propose("s.a", cmd)
+			if !ok {
+				t.Fatal("proposal not acknowledged")
+			}
+			want, last = append(want, cmd), idx
 		}
-		want, last = append(want, cmd), idx
+		c.converge("s.a", last)
 	}
-	c.converge("s.a", last)
+	write(30)
 	victim := (c.leader("s.a") + 1) % 3
+	if err := c.nodes[victim].h.Group("s.a").TakeSnapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	write(20)
 	if err := c.nodes[victim].h.Group("s.a").TakeSnapshot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c.stop(victim)
 	states, _ := filepath.Glob(filepath.Join(c.nodes[victim].cfg.Dir, "s.a", "snapshots", "*", "state.bin"))
-	if len(states) == 0 {
-		t.Fatal("no snapshot on disk")
+	if len(states) != 2 {
+		t.Fatalf("snapshots on disk: %v, want 2", states)
+	}
+	if which == "newest" {
+		states = states[1:] // names sort by term, index, time
 	}
 	for _, p := range states {
 		b, err := os.ReadFile(p)
@@ -272,14 +293,7 @@ func TestCorruptSnapshotsQuarantineGroup(t *testing.T) {
 	if nd.h.CorruptStores() != 2 {
 		t.Errorf("CorruptStores %d, want 2", nd.h.CorruptStores())
 	}
-	for i := range 5 {
-		cmd := fmt.Appendf(nil, "s-after-%d", i)
-		idx, ok := c.propose("s.a", cmd)
-		if !ok {
-			t.Fatal("proposal not acknowledged")
-		}
-		want, last = append(want, cmd), idx
-	}
+	write(5)
 	cmds := c.converge("s.a", last)
 	if err := containsInOrder(cmds, want); err != nil || len(cmds) != len(want) {
 		t.Fatalf("after re-sync: %d commands (%v), want %d", len(cmds), err, len(want))

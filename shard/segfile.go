@@ -173,13 +173,16 @@ type FileError struct {
 	Kind string
 	// Path names the file.
 	Path string
-	Err  error
+	// Err is what was wrong with it.
+	Err error
 }
 
+// Error names the file and the cause.
 func (e *FileError) Error() string {
 	return fmt.Sprintf("shard: segment file %s: %v", e.Path, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // discardCorrupt reports a segment file that failed to load and removes
