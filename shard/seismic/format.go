@@ -35,11 +35,14 @@ import (
 // file must end exactly at the trailer. Version 1 (still read) is version 2
 // without the trailer; its arrays are only checked for consistency.
 const (
-	magic       = "SHSEISMC"
-	version     = 2
-	versionV1   = 1
-	headerSize  = 128
-	trailerSize = 8
+	magic     = "SHSEISMC"
+	version   = 2
+	versionV1 = 1
+	// versionTrailer is the first version with the checksum trailer; every
+	// later version keeps it.
+	versionTrailer = 2
+	headerSize     = 128
+	trailerSize    = 8
 
 	flagWide  = 1
 	flagHalf  = 2
@@ -247,9 +250,9 @@ func parse(b []byte) (*Index, error) {
 	}
 	le := binary.LittleEndian
 	v := le.Uint32(b[8:])
-	switch v {
-	case versionV1:
-	case version:
+	switch {
+	case v == versionV1:
+	case v >= versionTrailer && v <= version:
 		if len(b) < headerSize+trailerSize {
 			return nil, fmt.Errorf("%w: truncated (no checksum trailer)", ErrFormat)
 		}
@@ -322,7 +325,7 @@ func parse(b []byte) (*Index, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if v >= version && r.off != uint64(len(b)) {
+	if v >= versionTrailer && r.off != uint64(len(b)) {
 		return nil, fmt.Errorf("%w: %d bytes between the arrays and the trailer", ErrFormat, uint64(len(b))-r.off)
 	}
 	if err := ix.check(nnz, ns); err != nil {
