@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/clustertest"
+	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
 	"github.com/shoal-search/shoal/shard/seismic"
 )
@@ -223,6 +224,91 @@ func TestCorruptRaftStoreInCluster(t *testing.T) {
 				sr := search(t, c, name, api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{Exact: true}})
 				sameHits(t, fmt.Sprintf("%s query %d", name, qi), sr.Hits, exactSparse(stored[name], q, 10))
 			}
+		}
+	}
+}
+
+// TestCorruptSnapshotInCluster damages the raft snapshots (the segments'
+// documents) of a group on one node: the node stays up, moves the group's
+// snapshots and log aside, and re-syncs the group from its peers.
+func TestCorruptSnapshotInCluster(t *testing.T) {
+	cfg := shard.DefaultConfig()
+	cfg.SealDocs = 100
+	cfg.MinIndexDocs = 50
+	c := clustertest.Start(t, clustertest.Options{Nodes: 3, Shard: &cfg,
+		Raft: replication.Config{SnapshotThreshold: 16, SnapshotInterval: 200 * time.Millisecond, TrailingLogs: 4}})
+	createCollection(t, c, api.CollectionSpec{Name: "cs", Shards: 1, Replication: 3, Sparse: &api.SparseField{MaxTerm: 1000}})
+	r := rand.New(rand.NewPCG(19, 19))
+	stored := map[string]*api.Document{}
+	load := func(from, to int) {
+		for i := from; i < to; i += 10 {
+			var b []api.Document
+			for j := i; j < min(i+10, to); j++ {
+				b = append(b, api.Document{ID: docID(j), Sparse: randSparse(r, 1000, 15)})
+			}
+			upsert(t, c, "cs", b)
+			for j := range b {
+				stored[b[j].ID] = &b[j]
+			}
+		}
+	}
+	load(0, 400)
+	const victim = 2
+	var states []string
+	deadline := time.Now().Add(time.Minute)
+	for len(states) == 0 {
+		states, _ = filepath.Glob(filepath.Join(c.Opts.Dir, "nodes", "n3", "raft", "cs-*", "snapshots", "*", "state.bin"))
+		if time.Now().After(deadline) {
+			t.Fatal("n3 took no snapshot")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := c.StopNode(victim); err != nil {
+		t.Fatal(err)
+	}
+	states, _ = filepath.Glob(filepath.Join(c.Opts.Dir, "nodes", "n3", "raft", "cs-*", "snapshots", "*", "state.bin"))
+	for _, p := range states {
+		b := mustReadFile(t, p)
+		b[len(b)/2] ^= 0x20
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.StartNode(t.Context(), victim); err != nil {
+		t.Fatalf("node did not start with corrupt snapshots: %v", err)
+	}
+	load(400, 450)
+	deadline = time.Now().Add(time.Minute)
+	for {
+		var cl api.ClusterStatus
+		c.MustDo(t, "GET", "/v1/cluster", nil, &cl)
+		caught := false
+		for _, rs := range cl.Shards[0].Replicas {
+			if rs.Node == "n3" && rs.Documents == len(stored) {
+				caught = true
+			}
+		}
+		if caught {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 did not re-sync: %+v", cl.Shards[0].Replicas)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if moved, _ := filepath.Glob(filepath.Join(c.Opts.Dir, "nodes", "n3", "raft", "cs-*", "snapshots.corrupt-*")); len(moved) != 1 {
+		t.Fatalf("quarantined snapshot directories: %v, want 1", moved)
+	}
+	_, metrics := c.Do("GET", "/metrics", nil, nil)
+	if !regexp.MustCompile(`shoal_corrupt_files_total\{kind="raft_snapshots",node="n3"\} 2`).Match(metrics) {
+		t.Fatalf("n3 did not count the quarantined snapshots and log; metrics:\n%s", grepLines(metrics, "corrupt"))
+	}
+	waitSegmentsBuilt(t, c)
+	for qi := 0; qi < 10; qi++ {
+		q := randSparse(r, 1000, 20)
+		for rep := 0; rep < 3; rep++ {
+			sr := search(t, c, "cs", api.SearchRequest{K: 10, Sparse: q, Params: &api.SearchParams{Exact: true}})
+			sameHits(t, fmt.Sprintf("query %d", qi), sr.Hits, exactSparse(stored, q, 10))
 		}
 	}
 }
