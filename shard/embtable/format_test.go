@@ -144,9 +144,18 @@ func FuzzAttachRescore(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(tab.appendRescore(nil))
-	f.Add([]byte("SHOALRSC"))
-	f.Fuzz(func(t *testing.T, raw []byte) {
+	f.Add(tab.appendRescore(nil), false)
+	f.Add(tab.appendRescore(nil), true)
+	if raw, err := os.ReadFile(filepath.Join("testdata", "v1_sq8.emb.rescore")); err == nil {
+		f.Add(raw, false) // version 1, no checksum
+	}
+	f.Add([]byte("SHOALRSC"), false)
+	f.Fuzz(func(t *testing.T, raw []byte, fixCRC bool) {
+		if fixCRC && len(raw) >= rescoreHeader {
+			// Let mutations reach the checks behind the checksum.
+			raw = append([]byte(nil), raw...)
+			binary.LittleEndian.PutUint32(raw[28:], rescoreChecksum(raw))
+		}
 		c, err := Decode(tab.AppendBinary(nil))
 		if err != nil {
 			t.Fatal(err)
