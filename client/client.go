@@ -200,6 +200,11 @@ func (c *Client) control(ctx context.Context, name, op string) (*api.Collection,
 // returned Token, passed as a search's consistency, reads these writes.
 // At most api.MaxBatch documents go in one call.
 func (c *Client) Upsert(ctx context.Context, collection string, docs []api.Document) (*api.WriteResponse, error) {
+	for i := range docs {
+		if err := checkID(fmt.Sprintf("documents[%d].id", i), docs[i].ID); err != nil {
+			return nil, err
+		}
+	}
 	var out api.WriteResponse
 	if err := c.do(ctx, http.MethodPost, collPath(collection)+"/documents", api.UpsertRequest{Documents: docs}, false, &out); err != nil {
 		return nil, err
@@ -228,6 +233,9 @@ func ReadConsistency(cons api.Consistency) GetOption {
 
 // Get returns one document, or an error matching ErrNotFound.
 func (c *Client) Get(ctx context.Context, collection, id string, opts ...GetOption) (*api.Document, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	path := docPath(collection, id)
 	if len(opts) > 0 {
 		q := url.Values{}
@@ -248,6 +256,9 @@ func (c *Client) Get(ctx context.Context, collection, id string, opts ...GetOpti
 // Delete removes one document. The answer's Deleted is 1, or 0 when there
 // was no such document.
 func (c *Client) Delete(ctx context.Context, collection, id string) (*api.WriteResponse, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	var out api.WriteResponse
 	if err := c.do(ctx, http.MethodDelete, docPath(collection, id), nil, false, &out); err != nil {
 		return nil, err

@@ -161,6 +161,9 @@ func decodeUpsert(w http.ResponseWriter, r *http.Request) (api.UpsertRequest, er
 			}
 			return api.UpsertRequest{}, err
 		}
+		if !rawIDValid(doc, req.Documents[i].ID) {
+			return api.UpsertRequest{}, badRequest(fmt.Sprintf("documents[%d].id", i), "is not valid UTF-8")
+		}
 	}
 	return req, nil
 }
