@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/dirlock"
 	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
@@ -84,6 +86,49 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// startupGrace is how long an interrupted start-up may take to wind down
+// before the command gives up on it.
+const startupGrace = 10 * time.Second
+
+// startup runs start, which may block for long (etcd's start, the first
+// contact with etcd, opening raft groups), so that Ctrl-C (ctx's end) during
+// it is honoured: the command then stops listening for signals (a second
+// Ctrl-C kills the process), gives start up to startupGrace to return,
+// closes what it started with closeFn, and returns an error saying that the
+// start-up was interrupted.
+func startup[T any](ctx context.Context, stop context.CancelFunc, start func() (T, error), closeFn func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := start()
+		done <- result{v, err}
+	}()
+	var zero T
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() != nil {
+			return zero, fmt.Errorf("interrupted during start-up: %w", r.err)
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+	}
+	stop()
+	fmt.Fprintln(os.Stderr, "shoal: interrupted during start-up; stopping (Ctrl-C again to force)")
+	t := time.NewTimer(startupGrace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err == nil {
+			closeFn(r.v)
+		}
+	case <-t.C:
+	}
+	return zero, errors.New("interrupted during start-up")
+}
+
 func devCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg devcluster.Config
 	var sealDocs int
@@ -101,7 +146,8 @@ same --data brings back every acknowledged document.`,
 			cfg.Shard = shardConfig(sealDocs)
 			ctx, stop := signalContext()
 			defer stop()
-			c, err := devcluster.Start(ctx, cfg)
+			c, err := startup(ctx, stop, func() (*devcluster.Cluster, error) { return devcluster.Start(ctx, cfg) },
+				func(c *devcluster.Cluster) { _ = c.Close() })
 			if err != nil {
 				return err
 			}
@@ -138,12 +184,12 @@ func (f *externalFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.nats, "nats", nats.DefaultURL, "NATS server URL(s)")
 }
 
-func (f *externalFlags) connect(name string) (*clientv3.Client, *nats.Conn, error) {
+func (f *externalFlags) connect(ctx context.Context, name string) (*clientv3.Client, *nats.Conn, error) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: f.etcd, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cli.Get(ctx, meta.Prefix+"ping"); err != nil {
 		cli.Close()
@@ -187,19 +233,42 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 		Short: "Run one storage node against external etcd and NATS",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
-			cli, nc, err := ext.connect("shoal-node-" + id)
+			lock, err := dirlock.Acquire(data)
 			if err != nil {
 				return err
 			}
-			defer cli.Close()
-			defer nc.Close()
-			reg := newRegistry()
+			defer lock.Release()
 			ctx, stop := signalContext()
 			defer stop()
-			n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs)})
+			type started struct {
+				cli *clientv3.Client
+				nc  *nats.Conn
+				n   *node.Node
+			}
+			reg := newRegistry()
+			st, err := startup(ctx, stop, func() (started, error) {
+				cli, nc, err := ext.connect(ctx, "shoal-node-"+id)
+				if err != nil {
+					return started{}, err
+				}
+				n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs)})
+				if err != nil {
+					nc.Close()
+					cli.Close()
+					return started{}, err
+				}
+				return started{cli, nc, n}, nil
+			}, func(st started) {
+				_ = st.n.Close()
+				st.nc.Close()
+				st.cli.Close()
+			})
 			if err != nil {
 				return err
 			}
+			defer st.cli.Close()
+			defer st.nc.Close()
+			n := st.n
 			ms := serveMetrics(metricsAddr, reg, log)
 			log.Info("node is up", "id", id, "raft", n.RaftAddr(), "data", data)
 			<-ctx.Done()
@@ -228,7 +297,9 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 		Short: "Run one coordinator (the HTTP API) against external etcd and NATS",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
-			cli, nc, err := ext.connect("shoal-coordinator")
+			ctx, stop := signalContext()
+			defer stop()
+			cli, nc, err := ext.connect(ctx, "shoal-coordinator")
 			if err != nil {
 				return err
 			}
@@ -244,8 +315,6 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
 			log.Info("coordinator is up", "http", httpAddr)
-			ctx, stop := signalContext()
-			defer stop()
 			select {
 			case err := <-errc:
 				return err
@@ -281,8 +350,17 @@ func infraCmd(logger func() *slog.Logger) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--nats %q: port: %w", natsAddr, err)
 			}
-			e, err := embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(data, "etcd"), ClientAddr: etcdAddr,
-				AdvertiseClientAddr: etcdAdvertise, PeerAddr: etcdPeer})
+			lock, err := dirlock.Acquire(data)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			ctx, stop := signalContext()
+			defer stop()
+			e, err := startup(ctx, stop, func() (*embedded.Etcd, error) {
+				return embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(data, "etcd"), ClientAddr: etcdAddr,
+					AdvertiseClientAddr: etcdAdvertise, PeerAddr: etcdPeer})
+			}, (*embedded.Etcd).Close)
 			if err != nil {
 				return err
 			}
@@ -292,8 +370,6 @@ func infraCmd(logger func() *slog.Logger) *cobra.Command {
 				return err
 			}
 			defer ns.Shutdown()
-			ctx, stop := signalContext()
-			defer stop()
 			log.Info("infra is up", "etcd", e.Endpoint(), "nats", ns.ClientURL(), "data", data)
 			<-ctx.Done()
 			log.Info("shutting down")
