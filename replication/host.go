@@ -289,7 +289,14 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, fmt.Errorf("log store: %w", err)
 	}
 	cleanup = append(cleanup, func() { g.store.Close() })
-	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.store)
+	var inner logStableStore = g.store
+	if h.cfg.wrapStore != nil {
+		inner = h.cfg.wrapStore(group, inner)
+	}
+	g.guard = newDiskGuard(inner, group, h.cfg.DiskProbeInterval)
+	g.guard.g = g
+	cleanup = append(cleanup, g.guard.close)
+	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.guard)
 	if err != nil {
 		return nil, err
 	}
@@ -330,12 +337,12 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 				Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr),
 			})
 		}
-		if err := raft.BootstrapCluster(rc, logs, g.store, snaps, g.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, g.store, snaps, gatedTransport{g.trans, g.guard}, conf); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
 
-	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans)
+	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, gatedTransport{g.trans, g.guard})
 	if err != nil {
 		return nil, err
 	}
