@@ -366,3 +366,17 @@ func TestInvalidUTF8IDsAreRejectedBeforeSending(t *testing.T) {
 		t.Fatalf("the server got %d requests, want 1 (the valid Get only)", sent)
 	}
 }
+
+func TestOversizedBodyIsRejectedBeforeSending(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("the oversized request reached the server")
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, client.WithRetry(1, 0))
+	big := strings.Repeat("x", api.MaxBodyBytes)
+	_, err := c.Upsert(context.Background(), "c", []api.Document{{ID: "a", Dense: []float32{1}, Attributes: map[string]any{"a": big}}})
+	var e *client.Error
+	if !errors.Is(err, client.ErrTooLarge) || !errors.As(err, &e) || e.Field != "body" {
+		t.Fatalf("got %v, want ErrTooLarge naming the body", err)
+	}
+}
