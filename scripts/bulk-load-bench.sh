@@ -11,7 +11,8 @@
 #   scripts/bulk-load-bench.sh [DOCS] [TERMS]      (defaults 7000, 1500: about 132 MB)
 #
 # Everything listens on 127.0.0.1; the data directory is a fresh temp dir.
-# SHOAL_PORT picks the HTTP port (default 17800). Prints one JSON object.
+# SHOAL_PORT picks the HTTP port (default 17800); SHOAL_DEV_FLAGS adds flags to
+# shoal dev (e.g. "--raft-heartbeat-timeout 3s"). Prints one JSON object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docs=${1:-7000}
@@ -22,7 +23,10 @@ addr=http://127.0.0.1:$port
 go build -o "$work/shoal" ./cmd/shoal
 go build -o "$work/shoalctl" ./cmd/shoalctl
 
-python3 - "$docs" "$terms" >"$work/docs.jsonl" <<'PY'
+# The file is kept in /tmp for the next run with the same size.
+data=/tmp/shoal-bulk-$docs-$terms.jsonl
+if [ ! -s "$data" ]; then
+python3 - "$docs" "$terms" >"$data.tmp" <<'PY'
 import random, sys
 docs, terms = int(sys.argv[1]), int(sys.argv[2])
 r = random.Random(13)
@@ -31,9 +35,13 @@ for i in range(docs):
     vals = ",".join("%.4f" % r.uniform(0.01, 3) for _ in idx)
     sys.stdout.write('{"id":"doc-%06d","indices":[%s],"values":[%s]}\n' % (i, ",".join(map(str, idx)), vals))
 PY
-bytes=$(stat -c %s "$work/docs.jsonl")
+mv "$data.tmp" "$data"
+fi
+ln -s "$data" "$work/docs.jsonl"
+bytes=$(stat -L -c %s "$work/docs.jsonl")
 
-"$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level info 2>"$work/dev.log" &
+# shellcheck disable=SC2086
+"$work/shoal" dev --data "$work/data" --http 127.0.0.1:$port --log-level info ${SHOAL_DEV_FLAGS:-} 2>"$work/dev.log" &
 dev=$!
 trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 200); do
@@ -41,7 +49,14 @@ for _ in $(seq 1 200); do
 	sleep 0.3
 done
 "$work/shoalctl" --addr "$addr" collection create bulk --shards 2 --replication 3 --sparse-max-term 30522 >&2
-sleep 2
+# Wait until both groups have a leader, then a little longer, so that their
+# first elections are not counted.
+for _ in $(seq 1 100); do
+	leaders=$(curl -s "$addr/metrics" | awk '/^shoal_replication_is_leader\{/ {s += $2} END {printf "%d", s}')
+	[ "$leaders" = 2 ] && break
+	sleep 0.3
+done
+sleep 3
 # terms_sum: the highest term of each group, summed over the groups; every
 # election (won or not) raises its group's term by one.
 terms_sum() {
@@ -60,6 +75,8 @@ sleep 2
 t1=$(terms_sum)
 l1=$(grep -c "node lease lost" "$work/dev.log" || true)
 w1=$(wins)
-printf '{"docs":%d,"terms":%d,"bytes":%d,"seconds":%.1f,"elections":%d,"leaders_elected":%d,"leases_lost":%d,"load":%s,"load_stderr_lines":%d}\n' \
-	"$docs" "$terms" "$bytes" "$(echo "$end - $start" | bc)" "$((t1 - t0))" "$((w1 - w0))" "$((l1 - l0))" "$(cat "$work/load.json" || echo null)" "$(wc -l <"$work/load.err")"
-if [ -s "$work/load.err" ]; then head -5 "$work/load.err" >&2; fi
+printf '{"dev_flags":"%s","docs":%d,"terms":%d,"bytes":%d,"seconds":%.1f,"elections":%d,"leaders_elected":%d,"leases_lost":%d,"load":%s,"load_stderr_lines":%d}\n' \
+	"${SHOAL_DEV_FLAGS:-}" "$docs" "$terms" "$bytes" "$(echo "$end - $start" | bc)" "$((t1 - t0))" "$((w1 - w0))" "$((l1 - l0))" "$(cat "$work/load.json" || echo null)" "$(wc -l <"$work/load.err")"
+grep -v '^progress' "$work/load.err" | head -5 >&2 || true
+# What raft said about elections and leases, for the record.
+grep -E 'heartbeat timeout|entering candidate|leadership changed|lease lost|failed to contact quorum|stepping down' "$work/dev.log" | tail -40 >&2 || true

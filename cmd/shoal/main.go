@@ -36,6 +36,7 @@ import (
 	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
+	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
 )
 
@@ -162,7 +163,16 @@ same --data brings back every acknowledged document.`,
 	cmd.Flags().StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of storage nodes")
 	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment")
+	raftFlags(cmd, &cfg.Raft)
 	return cmd
+}
+
+// raftFlags adds the raft timing flags; zero keeps replication's defaults.
+func raftFlags(cmd *cobra.Command, rc *replication.Config) {
+	d := replication.DefaultConfig()
+	cmd.Flags().DurationVar(&rc.HeartbeatTimeout, "raft-heartbeat-timeout", 0, fmt.Sprintf("raft: a follower without word from its leader this long starts an election (default %v; raise it on an overloaded host)", d.HeartbeatTimeout))
+	cmd.Flags().DurationVar(&rc.ElectionTimeout, "raft-election-timeout", 0, fmt.Sprintf("raft: a candidate without a majority this long starts a new election (default %v; at least the heartbeat timeout)", d.ElectionTimeout))
+	cmd.Flags().DurationVar(&rc.LeaderLeaseTimeout, "raft-leader-lease-timeout", 0, fmt.Sprintf("raft: a leader without contact with a quorum this long steps down (default %v; at most the heartbeat timeout)", d.LeaderLeaseTimeout))
 }
 
 // shardConfig returns the engine configuration for a seal size.
@@ -228,6 +238,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	var ext externalFlags
 	var id, data, raftAddr, metricsAddr string
 	var sealDocs int
+	var rc replication.Config
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run one storage node against external etcd and NATS",
@@ -251,7 +262,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 				if err != nil {
 					return started{}, err
 				}
-				n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs)})
+				n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs), Raft: rc})
 				if err != nil {
 					nc.Close()
 					cli.Close()
@@ -285,6 +296,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&raftAddr, "raft", "127.0.0.1:7710", "raft listen and advertise address, stable across restarts")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "address to serve /metrics on (off when empty)")
 	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment (same on every node)")
+	raftFlags(cmd, &rc)
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
