@@ -194,7 +194,6 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		Meta:     c.store,
 		NATS:     nc,
 		Logger:   c.cfg.Logger.With("role", "node"),
-		LeaseTTL: 3 * time.Second,
 		Raft:     c.cfg.Raft,
 		Shard:    c.shardConfig(),
 		// Every node exports its raft metrics through the API's /metrics.
