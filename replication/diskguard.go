@@ -110,33 +110,37 @@ func (d *diskGuard) healthy(how string) {
 	}
 }
 
-// probe writes to the store every interval until a write succeeds, the
-// store turns healthy by an append, or close.
+// probe writes to the store every interval until the store is healthy
+// again (by this write or by an append) or the guard closes. It clears
+// probing under mu only after seeing the store healthy under mu, so that a
+// failure racing with its exit either keeps it going or starts a new probe.
 func (d *diskGuard) probe() {
 	defer d.wg.Done()
-	defer func() {
-		d.mu.Lock()
-		d.probing = false
-		d.mu.Unlock()
-	}()
 	t := time.NewTicker(d.interval)
 	defer t.Stop()
-	for d.err() != nil {
+	for {
+		d.mu.Lock()
+		if d.err() == nil {
+			d.probing = false
+			d.mu.Unlock()
+			return
+		}
+		n := d.probeN
+		d.mu.Unlock()
 		select {
 		case <-d.stop:
+			d.mu.Lock()
+			d.probing = false
+			d.mu.Unlock()
 			return
 		case <-t.C:
 		}
-		d.mu.Lock()
-		n := d.probeN
-		d.mu.Unlock()
 		err := d.logStableStore.Set(probeKey, make([]byte, n))
 		if err == nil {
 			err = d.logStableStore.Set(probeKey, nil)
 		}
 		if err == nil {
 			d.healthy("probe")
-			return
 		}
 	}
 }
