@@ -198,8 +198,15 @@ func (c *Client) control(ctx context.Context, name, op string) (*api.Collection,
 // Upsert stores docs in the collection, replacing whole any document with the
 // same id, and returns once the writes are committed through raft. The
 // returned Token, passed as a search's consistency, reads these writes.
-// At most api.MaxBatch documents go in one call.
+// At most api.MaxBatch documents go in one call, and their JSON encoding must
+// fit in api.MaxBodyBytes: a larger call fails before sending with an *Error
+// (StatusCode 0) that matches ErrTooLarge.
 func (c *Client) Upsert(ctx context.Context, collection string, docs []api.Document) (*api.WriteResponse, error) {
+	for i := range docs {
+		if err := checkID(fmt.Sprintf("documents[%d].id", i), docs[i].ID); err != nil {
+			return nil, err
+		}
+	}
 	var out api.WriteResponse
 	if err := c.do(ctx, http.MethodPost, collPath(collection)+"/documents", api.UpsertRequest{Documents: docs}, false, &out); err != nil {
 		return nil, err
@@ -228,6 +235,9 @@ func ReadConsistency(cons api.Consistency) GetOption {
 
 // Get returns one document, or an error matching ErrNotFound.
 func (c *Client) Get(ctx context.Context, collection, id string, opts ...GetOption) (*api.Document, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	path := docPath(collection, id)
 	if len(opts) > 0 {
 		q := url.Values{}
@@ -248,6 +258,9 @@ func (c *Client) Get(ctx context.Context, collection, id string, opts ...GetOpti
 // Delete removes one document. The answer's Deleted is 1, or 0 when there
 // was no such document.
 func (c *Client) Delete(ctx context.Context, collection, id string) (*api.WriteResponse, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	var out api.WriteResponse
 	if err := c.do(ctx, http.MethodDelete, docPath(collection, id), nil, false, &out); err != nil {
 		return nil, err
@@ -288,6 +301,12 @@ func (c *Client) do(ctx context.Context, method, path string, in any, idempotent
 		var err error
 		if body, err = json.Marshal(in); err != nil {
 			return fmt.Errorf("client: encode request: %w", err)
+		}
+		// The server would answer 413 only after reading up to the limit,
+		// and might close the connection before the answer is read.
+		if len(body) > api.MaxBodyBytes {
+			return &Error{Code: api.CodeTooLarge, Field: "body", Message: fmt.Sprintf(
+				"the request body has %d bytes, over the limit of %d (api.MaxBodyBytes); send fewer documents per request", len(body), api.MaxBodyBytes)}
 		}
 	}
 	if c.timeout > 0 {

@@ -329,3 +329,54 @@ func TestConcurrentSearches(t *testing.T) {
 		t.Errorf("documents: got %d, want 20", got)
 	}
 }
+
+func TestInvalidUTF8IDsAreRejectedBeforeSending(t *testing.T) {
+	var mu sync.Mutex
+	sent := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		sent++
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, client.WithRetry(1, 0))
+	ctx := context.Background()
+	docs := []api.Document{{ID: "ok", Dense: []float32{1}}, {ID: "bad\xff", Dense: []float32{1}}}
+	_, errUpsert := c.Upsert(ctx, "c", docs)
+	_, errGet := c.Get(ctx, "c", "\xc3")
+	_, errDelete := c.Delete(ctx, "c", "a\xed\xa0\x80")
+	for _, tc := range []struct {
+		what  string
+		err   error
+		field string
+	}{{"Upsert", errUpsert, "documents[1].id"}, {"Get", errGet, "id"}, {"Delete", errDelete, "id"}} {
+		var e *client.Error
+		if !errors.Is(tc.err, client.ErrBadRequest) || !errors.As(tc.err, &e) || e.Field != tc.field {
+			t.Errorf("%s: got %v, want ErrBadRequest naming %s", tc.what, tc.err, tc.field)
+		}
+	}
+	if _, err := c.Get(ctx, "c", "é"); err != nil {
+		t.Fatalf("Get of a valid UTF-8 id: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sent != 1 {
+		t.Fatalf("the server got %d requests, want 1 (the valid Get only)", sent)
+	}
+}
+
+func TestOversizedBodyIsRejectedBeforeSending(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("the oversized request reached the server")
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, client.WithRetry(1, 0))
+	big := strings.Repeat("x", api.MaxBodyBytes)
+	_, err := c.Upsert(context.Background(), "c", []api.Document{{ID: "a", Dense: []float32{1}, Attributes: map[string]any{"a": big}}})
+	var e *client.Error
+	if !errors.Is(err, client.ErrTooLarge) || !errors.As(err, &e) || e.Field != "body" {
+		t.Fatalf("got %v, want ErrTooLarge naming the body", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shoal-search/shoal/api"
 )
@@ -35,7 +36,9 @@ var (
 
 // Error is a failed request as the server described it.
 type Error struct {
-	// StatusCode is the HTTP status of the answer.
+	// StatusCode is the HTTP status of the answer, or 0 when the client
+	// rejected the request before sending it (a document id that is not
+	// valid UTF-8).
 	StatusCode int
 	// Code is the API error code (api.CodeBadRequest, ...).
 	Code string
@@ -109,4 +112,15 @@ func decodeError(status int, body []byte) *Error {
 		e.Message = http.StatusText(status)
 	}
 	return e
+}
+
+// checkID rejects an id that is not valid UTF-8 before it is sent: JSON
+// encoding would replace the bad bytes, so the server would store or look up
+// a different id. The error matches ErrBadRequest and names field, as the
+// server's answer would.
+func checkID(field, id string) error {
+	if utf8.ValidString(id) {
+		return nil
+	}
+	return &Error{Code: api.CodeBadRequest, Field: field, Message: "is not valid UTF-8"}
 }

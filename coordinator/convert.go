@@ -91,11 +91,8 @@ func checkSpec(s *api.CollectionSpec, live int) error {
 
 // docToWire validates one document against the schema and converts it.
 func docToWire(field string, d *api.Document, s *api.CollectionSpec) (*wire.Document, error) {
-	if d.ID == "" {
-		return nil, badRequest(field+".id", "must not be empty")
-	}
-	if len(d.ID) > 512 {
-		return nil, badRequest(field+".id", "longer than 512 bytes")
+	if err := checkID(field+".id", d.ID); err != nil {
+		return nil, err
 	}
 	w := &wire.Document{Id: d.ID}
 	if d.Sparse == nil && d.Dense == nil && d.Multivector == nil {

@@ -68,7 +68,11 @@ func (c *Coordinator) handleDelete(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, "delete", metaErr(err))
 		return
 	}
-	id := r.PathValue("id")
+	id, err := pathID(r)
+	if err != nil {
+		c.fail(w, "delete", err)
+		return
+	}
 	perShard := make([][]*wire.Op, len(col.Placement))
 	s := ShardOf(id, len(col.Placement))
 	perShard[s] = []*wire.Op{{DeleteId: id}}
@@ -181,7 +185,11 @@ func (c *Coordinator) handleGet(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, "get", err)
 		return
 	}
-	id := r.PathValue("id")
+	id, err := pathID(r)
+	if err != nil {
+		c.fail(w, "get", err)
+		return
+	}
 	s := ShardOf(id, len(col.Placement))
 	subject, hdr, minIdx := c.readTarget(col, s, cons, tok, true)
 	req := &wire.GetRequest{Version: wire.Version, Id: id, MinAppliedIndex: minIdx, Strong: hdr != nil}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/meta"
@@ -51,6 +52,11 @@ func FuzzUpsertBody(f *testing.F) {
 		`{"documents":[{"id":"","dense":[1,2]}]}`,
 		`{"documents":[{"id":"a","attributes":{"year":1.5}}]}`,
 		`{"documents":[`, `null`, `[]`, `{"documents":null}`,
+		"{\"documents\":[{\"id\":\"a\xff\",\"dense\":[1,2,3]}]}",
+		`{"documents":[{"id":"a\udc00","dense":[1,2,3]}]}`,
+		`{"documents":[{"id":"a\ud83d\ude00","dense":[1,2,3]}]}`,
+		`{"documents":[{"id":"\ufffd","dense":[1,2,3]}]}`,
+		`{"documents":[{"ID":"a\ud800x","dense":[1,2,3]}]}`,
 	} {
 		f.Add(s)
 	}
@@ -65,6 +71,15 @@ func FuzzUpsertBody(f *testing.F) {
 			checkErr(t, err)
 			if err == nil && w.Id == "" {
 				t.Fatal("accepted a document without id")
+			}
+			if err == nil && !utf8.ValidString(w.Id) {
+				t.Fatalf("accepted id %q, which is not valid UTF-8", w.Id)
+			}
+			// U+FFFD in an accepted id was sent as such (raw or escaped),
+			// never made up from bad bytes.
+			if err == nil && strings.Contains(w.Id, "\uFFFD") && !strings.Contains(body, "\uFFFD") &&
+				!strings.Contains(strings.ToLower(body), `\ufffd`) {
+				t.Fatalf("accepted id %q holds U+FFFD that the body never sent", w.Id)
 			}
 		}
 	})
@@ -144,4 +159,53 @@ func metaCollection(uid string, shards int) (c meta.Collection) {
 	c.UID = uid
 	c.Placement = make([][]string, shards)
 	return c
+}
+
+// FuzzDocumentID checks the id rules on any string: an id is accepted exactly
+// when it is non-empty, at most 512 bytes and valid UTF-8, and the error of a
+// rejected one names the field.
+func FuzzDocumentID(f *testing.F) {
+	for _, s := range []string{"a", "", "x\xff", "\xc3", "é", "\xed\xa0\x80", strings.Repeat("a", 513)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := checkID("id", id)
+		want := id != "" && len(id) <= maxIDBytes && utf8.ValidString(id)
+		if (err == nil) != want {
+			t.Fatalf("checkID(%q): got %v, want accepted=%v", id, err, want)
+		}
+		checkErr(t, err)
+		// As the raw text of a JSON string with no escapes, the bytes are
+		// valid exactly when they are UTF-8.
+		if !strings.ContainsAny(id, "\\\"") {
+			if got := validJSONString([]byte(`"` + id + `"`)); got != utf8.ValidString(id) {
+				t.Fatalf("validJSONString(%q): got %v", id, got)
+			}
+		}
+	})
+}
+
+func TestValidJSONString(t *testing.T) {
+	for _, tc := range []struct {
+		tok  string
+		want bool
+	}{
+		{`"abc"`, true},
+		{`"\\udc00"`, true}, // an escaped backslash, then plain text
+		{`"\u00e9"`, true},
+		{`"\ud83d\ude00"`, true},
+		{`"\uD83D\uDE00"`, true},
+		{`"\ufffd"`, true},
+		{`"\udc00"`, false},
+		{`"\ud83d"`, false},
+		{`"\ud83dx"`, false},
+		{`"\ud83d\u0041"`, false},
+		{`"\ud83d\n"`, false},
+		{"\"\xff\"", false},
+		{"\"\xed\xa0\x80\"", false},
+	} {
+		if got := validJSONString([]byte(tc.tok)); got != tc.want {
+			t.Errorf("validJSONString(%s): got %v, want %v", tc.tok, got, tc.want)
+		}
+	}
 }

@@ -113,7 +113,8 @@ func jsonError(err error) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return &apiError{status: http.StatusRequestEntityTooLarge, body: api.ErrorBody{Code: api.CodeTooLarge, Message: fmt.Sprintf("body exceeds %d bytes", mbe.Limit)}}
+		return &apiError{status: http.StatusRequestEntityTooLarge, body: api.ErrorBody{Code: api.CodeTooLarge, Field: "body",
+			Message: fmt.Sprintf("the request body exceeds the limit of %d MiB (%d bytes); send fewer documents per request (shoalctl load splits its batches by size on its own)", mbe.Limit>>20, mbe.Limit)}}
 	case errors.As(err, &syn):
 		return badRequest("", "malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
@@ -160,6 +161,9 @@ func decodeUpsert(w http.ResponseWriter, r *http.Request) (api.UpsertRequest, er
 				ae.body.Field = field
 			}
 			return api.UpsertRequest{}, err
+		}
+		if !rawIDValid(doc, req.Documents[i].ID) {
+			return api.UpsertRequest{}, badRequest(fmt.Sprintf("documents[%d].id", i), "is not valid UTF-8")
 		}
 	}
 	return req, nil

@@ -81,6 +81,14 @@ type Config struct {
 	LogCacheSize int
 	// NoSync skips fsync of the log store. Unsafe: only for tests. Default false.
 	NoSync bool
+	// DiskProbeInterval is how often a replica whose log store failed an
+	// append (a full disk) tries a write of the same size; until one
+	// succeeds it does not campaign. Default 1s.
+	DiskProbeInterval time.Duration
+
+	// wrapStore, if set, wraps every group's raft store (tests inject
+	// faults with it).
+	wrapStore func(group string, s logStableStore) logStableStore
 
 	// OnLeaderChange, if set, is called whenever this node gains or loses
 	// leadership of group, from one goroutine of the Host, in order across
@@ -114,6 +122,7 @@ func DefaultConfig() Config {
 		TrailingLogs:       10240,
 		SnapshotRetain:     2,
 		LogCacheSize:       64,
+		DiskProbeInterval:  time.Second,
 	}
 }
 
@@ -139,6 +148,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.TransportTimeout, d.TransportTimeout)
 	setDur(&c.HandshakeTimeout, d.HandshakeTimeout)
 	setDur(&c.SnapshotInterval, d.SnapshotInterval)
+	setDur(&c.DiskProbeInterval, d.DiskProbeInterval)
 	if c.MaxPool == 0 {
 		c.MaxPool = d.MaxPool
 	}
@@ -172,6 +182,7 @@ func (c Config) Validate() error {
 		"LeaderLeaseTimeout": c.LeaderLeaseTimeout, "CommitTimeout": c.CommitTimeout,
 		"ApplyTimeout": c.ApplyTimeout, "TransportTimeout": c.TransportTimeout,
 		"HandshakeTimeout": c.HandshakeTimeout, "SnapshotInterval": c.SnapshotInterval,
+		"DiskProbeInterval": c.DiskProbeInterval,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("replication: %s %v is negative", name, d))

@@ -30,6 +30,7 @@ type Group struct {
 	logs  raft.LogStore // the cache in front of store
 	layer *raftmux.Layer
 	trans *raft.NetworkTransport
+	guard *diskGuard // between logs and store: watches appends (diskguard.go)
 
 	notes chan bool     // raft's NotifyCh
 	stop  chan struct{} // closed by close: stops watchLeadership
@@ -519,6 +520,7 @@ func (g *Group) close() error {
 		errs = append(errs, g.trans.Close(), g.layer.Close())
 		close(g.stop)
 		g.wg.Wait()
+		g.guard.close()
 		if err := g.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("log store: %w", err))
 		}

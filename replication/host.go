@@ -301,7 +301,15 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		peers = nil // the group exists: wait for its leader, never bootstrap
 	}
 	cleanup = append(cleanup, func() { store.Close() }) // not g: a failed open returns g nil
-	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.store)
+	var inner logStableStore = g.store
+	if h.cfg.wrapStore != nil {
+		inner = h.cfg.wrapStore(group, inner)
+	}
+	guard := newDiskGuard(inner, group, h.cfg.DiskProbeInterval)
+	g.guard = guard
+	guard.g = g
+	cleanup = append(cleanup, guard.close)
+	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.guard)
 	if err != nil {
 		return nil, err
 	}
@@ -347,12 +355,12 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 				Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr),
 			})
 		}
-		if err := raft.BootstrapCluster(rc, logs, g.store, snaps, g.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, g.store, snaps, gatedTransport{g.trans, g.guard}, conf); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
 
-	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans)
+	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, gatedTransport{g.trans, g.guard})
 	if err != nil {
 		if strings.Contains(err.Error(), "failed to load any existing snapshots") {
 			return nil, fmt.Errorf("%w: %w", errSnapshotsUnusable, err)

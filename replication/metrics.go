@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	h                                                       *Host
 	role, term, last, commit, applied, props, perr, restore *prometheus.Desc
+	diskOK                                                  *prometheus.Desc
 }
 
 func newMetrics(h *Host) *metrics {
@@ -24,12 +25,13 @@ func newMetrics(h *Host) *metrics {
 		props:   d("proposals_total", "Proposals made on this replica."),
 		perr:    d("proposal_errors_total", "Proposals that returned an error (not leader, timeout, apply error)."),
 		restore: d("snapshot_restores_total", "Snapshots restored into the state machine."),
+		diskOK:  d("disk_ok", "0 while the replica's log store fails appends (it then neither leads nor campaigns), else 1."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.role, m.term, m.last, m.commit, m.applied, m.props, m.perr, m.restore} {
+	for _, d := range []*prometheus.Desc{m.role, m.term, m.last, m.commit, m.applied, m.props, m.perr, m.restore, m.diskOK} {
 		ch <- d
 	}
 }
@@ -59,5 +61,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.props, g.proposals.Load())
 		counter(m.perr, g.proposeErrors.Load())
 		counter(m.restore, g.restores.Load())
+		diskOK := 1.0
+		if g.DiskErr() != nil {
+			diskOK = 0
+		}
+		gauge(m.diskOK, diskOK)
 	}
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,9 +32,11 @@ import (
 
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/internal/devcluster"
+	"github.com/shoal-search/shoal/internal/dirlock"
 	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
+	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
 )
 
@@ -84,6 +87,49 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// startupGrace is how long an interrupted start-up may take to wind down
+// before the command gives up on it.
+const startupGrace = 10 * time.Second
+
+// startup runs start, which may block for long (etcd's start, the first
+// contact with etcd, opening raft groups), so that Ctrl-C (ctx's end) during
+// it is honoured: the command then stops listening for signals (a second
+// Ctrl-C kills the process), gives start up to startupGrace to return,
+// closes what it started with closeFn, and returns an error saying that the
+// start-up was interrupted.
+func startup[T any](ctx context.Context, stop context.CancelFunc, start func() (T, error), closeFn func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := start()
+		done <- result{v, err}
+	}()
+	var zero T
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() != nil {
+			return zero, fmt.Errorf("interrupted during start-up: %w", r.err)
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+	}
+	stop()
+	fmt.Fprintln(os.Stderr, "shoal: interrupted during start-up; stopping (Ctrl-C again to force)")
+	t := time.NewTimer(startupGrace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err == nil {
+			closeFn(r.v)
+		}
+	case <-t.C:
+	}
+	return zero, errors.New("interrupted during start-up")
+}
+
 func devCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg devcluster.Config
 	var sealDocs int
@@ -101,7 +147,8 @@ same --data brings back every acknowledged document.`,
 			cfg.Shard = shardConfig(sealDocs)
 			ctx, stop := signalContext()
 			defer stop()
-			c, err := devcluster.Start(ctx, cfg)
+			c, err := startup(ctx, stop, func() (*devcluster.Cluster, error) { return devcluster.Start(ctx, cfg) },
+				func(c *devcluster.Cluster) { _ = c.Close() })
 			if err != nil {
 				return err
 			}
@@ -116,7 +163,16 @@ same --data brings back every acknowledged document.`,
 	cmd.Flags().StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of storage nodes")
 	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment")
+	raftFlags(cmd, &cfg.Raft)
 	return cmd
+}
+
+// raftFlags adds the raft timing flags; zero keeps replication's defaults.
+func raftFlags(cmd *cobra.Command, rc *replication.Config) {
+	d := replication.DefaultConfig()
+	cmd.Flags().DurationVar(&rc.HeartbeatTimeout, "raft-heartbeat-timeout", 0, fmt.Sprintf("raft: a follower without word from its leader this long starts an election (default %v; raise it on an overloaded host)", d.HeartbeatTimeout))
+	cmd.Flags().DurationVar(&rc.ElectionTimeout, "raft-election-timeout", 0, fmt.Sprintf("raft: a candidate without a majority this long starts a new election (default %v; at least the heartbeat timeout)", d.ElectionTimeout))
+	cmd.Flags().DurationVar(&rc.LeaderLeaseTimeout, "raft-leader-lease-timeout", 0, fmt.Sprintf("raft: a leader without contact with a quorum this long steps down (default %v; at most the heartbeat timeout)", d.LeaderLeaseTimeout))
 }
 
 // shardConfig returns the engine configuration for a seal size.
@@ -138,12 +194,12 @@ func (f *externalFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.nats, "nats", nats.DefaultURL, "NATS server URL(s)")
 }
 
-func (f *externalFlags) connect(name string) (*clientv3.Client, *nats.Conn, error) {
+func (f *externalFlags) connect(ctx context.Context, name string) (*clientv3.Client, *nats.Conn, error) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: f.etcd, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cli.Get(ctx, meta.Prefix+"ping"); err != nil {
 		cli.Close()
@@ -182,24 +238,48 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	var ext externalFlags
 	var id, data, raftAddr, metricsAddr string
 	var sealDocs int
+	var rc replication.Config
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run one storage node against external etcd and NATS",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
-			cli, nc, err := ext.connect("shoal-node-" + id)
+			lock, err := dirlock.Acquire(data)
 			if err != nil {
 				return err
 			}
-			defer cli.Close()
-			defer nc.Close()
-			reg := newRegistry()
+			defer lock.Release()
 			ctx, stop := signalContext()
 			defer stop()
-			n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs)})
+			type started struct {
+				cli *clientv3.Client
+				nc  *nats.Conn
+				n   *node.Node
+			}
+			reg := newRegistry()
+			st, err := startup(ctx, stop, func() (started, error) {
+				cli, nc, err := ext.connect(ctx, "shoal-node-"+id)
+				if err != nil {
+					return started{}, err
+				}
+				n, err := node.Start(ctx, node.Config{ID: id, DataDir: data, RaftAddr: raftAddr, Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Shard: shardConfig(sealDocs), Raft: rc})
+				if err != nil {
+					nc.Close()
+					cli.Close()
+					return started{}, err
+				}
+				return started{cli, nc, n}, nil
+			}, func(st started) {
+				_ = st.n.Close()
+				st.nc.Close()
+				st.cli.Close()
+			})
 			if err != nil {
 				return err
 			}
+			defer st.cli.Close()
+			defer st.nc.Close()
+			n := st.n
 			ms := serveMetrics(metricsAddr, reg, log)
 			log.Info("node is up", "id", id, "raft", n.RaftAddr(), "data", data)
 			<-ctx.Done()
@@ -216,6 +296,7 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&raftAddr, "raft", "127.0.0.1:7710", "raft listen and advertise address, stable across restarts")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "address to serve /metrics on (off when empty)")
 	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment (same on every node)")
+	raftFlags(cmd, &rc)
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -228,7 +309,9 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 		Short: "Run one coordinator (the HTTP API) against external etcd and NATS",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
-			cli, nc, err := ext.connect("shoal-coordinator")
+			ctx, stop := signalContext()
+			defer stop()
+			cli, nc, err := ext.connect(ctx, "shoal-coordinator")
 			if err != nil {
 				return err
 			}
@@ -244,8 +327,6 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
 			log.Info("coordinator is up", "http", httpAddr)
-			ctx, stop := signalContext()
-			defer stop()
 			select {
 			case err := <-errc:
 				return err
@@ -281,8 +362,17 @@ func infraCmd(logger func() *slog.Logger) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--nats %q: port: %w", natsAddr, err)
 			}
-			e, err := embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(data, "etcd"), ClientAddr: etcdAddr,
-				AdvertiseClientAddr: etcdAdvertise, PeerAddr: etcdPeer})
+			lock, err := dirlock.Acquire(data)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			ctx, stop := signalContext()
+			defer stop()
+			e, err := startup(ctx, stop, func() (*embedded.Etcd, error) {
+				return embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(data, "etcd"), ClientAddr: etcdAddr,
+					AdvertiseClientAddr: etcdAdvertise, PeerAddr: etcdPeer})
+			}, (*embedded.Etcd).Close)
 			if err != nil {
 				return err
 			}
@@ -292,8 +382,6 @@ func infraCmd(logger func() *slog.Logger) *cobra.Command {
 				return err
 			}
 			defer ns.Shutdown()
-			ctx, stop := signalContext()
-			defer stop()
 			log.Info("infra is up", "etcd", e.Endpoint(), "nats", ns.ClientURL(), "data", data)
 			<-ctx.Done()
 			log.Info("shutting down")

@@ -23,9 +23,12 @@ import (
 
 // Defaults and bounds of `load`.
 const (
-	defaultBatch    = 500
-	defaultParallel = 2
-	maxParallel     = 64
+	defaultBatch = 500
+	// defaultBatchBytes caps the input bytes of one request: large requests
+	// take long to decode and replicate and risk the server's body limit.
+	defaultBatchBytes = 8 << 20
+	defaultParallel   = 2
+	maxParallel       = 64
 	// batchAttempts is how many times a batch is sent while the cluster
 	// answers 503 or 504 or cannot be reached (upserts are idempotent).
 	batchAttempts = 5
@@ -43,6 +46,10 @@ type loadOptions struct {
 	// Batch is the number of documents per upsert request; default 500,
 	// at most api.MaxBatch.
 	Batch int
+	// BatchBytes caps the input bytes (JSONL lines) of one request; a batch
+	// is sent when it has Batch documents or BatchBytes bytes, whichever
+	// comes first. Default 8 MiB, at most api.MaxBodyBytes.
+	BatchBytes int
 	// Parallel is the number of upsert requests in flight; default 2.
 	Parallel int
 	// TTY redraws the progress line in place; otherwise a progress line is
@@ -64,7 +71,7 @@ type loadStats struct {
 }
 
 func newLoadCmd(a *app) *cobra.Command {
-	opts := loadOptions{Batch: defaultBatch, Parallel: defaultParallel, LogEvery: logEvery}
+	opts := loadOptions{Batch: defaultBatch, BatchBytes: defaultBatchBytes, Parallel: defaultParallel, LogEvery: logEvery}
 	cmd := &cobra.Command{
 		Use:   "load FILE.jsonl[.gz] --collection C",
 		Short: "Upsert the documents of a JSONL file (api.Document or {id, indices, values} lines)",
@@ -92,6 +99,7 @@ skipped; the command then exits non-zero after loading the rest.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Collection, "collection", "c", "", "collection to load into (required)")
 	fl.IntVar(&opts.Batch, "batch", defaultBatch, "documents per upsert request")
+	fl.IntVar(&opts.BatchBytes, "batch-bytes", defaultBatchBytes, "input bytes per upsert request: a batch is sent at --batch documents or this many bytes, whichever comes first")
 	fl.IntVar(&opts.Parallel, "parallel", defaultParallel, "upsert requests in flight (1 keeps file order)")
 	_ = cmd.MarkFlagRequired("collection")
 	return cmd
@@ -259,6 +267,7 @@ func docID(raw json.RawMessage) (string, error) {
 type batch struct {
 	docs  []api.Document
 	lines []int
+	bytes int // input bytes of the documents' lines
 }
 
 func (b *batch) remove(i int) {
@@ -298,8 +307,13 @@ func runLoad(ctx context.Context, c *client.Client, in *input, size int64, opts 
 		return loadStats{}, fmt.Errorf("%w: --collection is required", errUsage)
 	case opts.Batch < 1 || opts.Batch > api.MaxBatch:
 		return loadStats{}, fmt.Errorf("%w: --batch %d: want 1..%d", errUsage, opts.Batch, api.MaxBatch)
+	case opts.BatchBytes < 0 || opts.BatchBytes > api.MaxBodyBytes:
+		return loadStats{}, fmt.Errorf("%w: --batch-bytes %d: want 0 (default) to %d", errUsage, opts.BatchBytes, api.MaxBodyBytes)
 	case opts.Parallel < 1 || opts.Parallel > maxParallel:
 		return loadStats{}, fmt.Errorf("%w: --parallel %d: want 1..%d", errUsage, opts.Parallel, maxParallel)
+	}
+	if opts.BatchBytes == 0 {
+		opts.BatchBytes = defaultBatchBytes
 	}
 	l := &loader{c: c, opts: opts, in: in, size: size, errOut: errOut, start: time.Now()}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -362,9 +376,10 @@ func (l *loader) read(ctx context.Context, work chan<- *batch) error {
 			} else {
 				b.docs = append(b.docs, d)
 				b.lines = append(b.lines, lineNo)
+				b.bytes += len(line)
 			}
 		}
-		if len(b.docs) == l.opts.Batch || (err != nil && len(b.docs) > 0) {
+		if len(b.docs) == l.opts.Batch || b.bytes >= l.opts.BatchBytes || (err != nil && len(b.docs) > 0) {
 			select {
 			case work <- b:
 			case <-ctx.Done():

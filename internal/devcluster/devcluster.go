@@ -27,6 +27,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/shoal-search/shoal/coordinator"
+	"github.com/shoal-search/shoal/internal/dirlock"
 	"github.com/shoal-search/shoal/internal/embedded"
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/internal/node"
@@ -55,6 +56,7 @@ type Config struct {
 // Cluster is a running dev cluster.
 type Cluster struct {
 	cfg     Config
+	lock    *dirlock.Lock
 	etcd    *embedded.Etcd
 	nats    *server.Server
 	cli     *clientv3.Client
@@ -90,7 +92,9 @@ func (c *Config) fill() {
 }
 
 // Start starts everything and returns once the HTTP API listens. Use the
-// API's /v1/health to wait for the nodes.
+// API's /v1/health to wait for the nodes. It first locks Dir (see
+// internal/dirlock) and fails at once, with an error matching
+// dirlock.ErrLocked, when another cluster holds it.
 func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	cfg.fill()
 	host, portStr, err := net.SplitHostPort(cfg.HTTPAddr)
@@ -110,6 +114,12 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			c.Close()
 		}
 	}()
+	// Take the directory first: a second process on it fails here, at once,
+	// instead of waiting forever on etcd's own file lock.
+	c.lock, err = dirlock.Acquire(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	at := func(off int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(base+off)) }
 	c.etcd, err = embedded.StartEtcd(embedded.EtcdConfig{Dir: filepath.Join(cfg.Dir, "etcd"), ClientAddr: at(1), PeerAddr: at(2)})
 	if err != nil {
@@ -184,7 +194,6 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 		Meta:     c.store,
 		NATS:     nc,
 		Logger:   c.cfg.Logger.With("role", "node"),
-		LeaseTTL: 3 * time.Second,
 		Raft:     c.cfg.Raft,
 		Shard:    c.shardConfig(),
 		// Every node exports its raft metrics through the API's /metrics.
@@ -271,5 +280,6 @@ func (c *Cluster) close() error {
 	if c.etcd != nil {
 		c.etcd.Close()
 	}
+	errs = append(errs, c.lock.Release())
 	return errors.Join(errs...)
 }

@@ -47,7 +47,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives metrics; default none.
 	Registerer prometheus.Registerer
-	// LeaseTTL is the node's registration lease; default 5s.
+	// LeaseTTL is the node's registration lease; default 10s. The etcd
+	// client renews it every third of that on its own goroutine, so a node
+	// that a bulk load starves of CPU for a few seconds keeps it.
 	LeaseTTL time.Duration
 	// Raft overrides raft timing; zero fields keep replication's defaults.
 	Raft replication.Config
@@ -75,7 +77,7 @@ func (c *Config) Validate() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 5 * time.Second
+		c.LeaseTTL = 10 * time.Second
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ type Config struct {
 	// MaintainEvery is how often a leader checks whether its shard needs a
 	// seal, a compaction or an activation; default 1s.
 	MaintainEvery time.Duration
+	// MaxEntryBytes caps the size of one raft entry: a write whose
+	// operations add up to more is proposed as several entries (see
+	// proposeOps). Default DefaultMaxEntryBytes (4 MiB); negative: no cap.
+	MaxEntryBytes int
 }
 
 // Validate checks c and fills in defaults.
@@ -100,6 +104,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaintainEvery <= 0 {
 		c.MaintainEvery = time.Second
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = DefaultMaxEntryBytes
 	}
 	return nil
 }
@@ -418,21 +425,11 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 			b.Ops[i] = shard.Op{DeleteID: op.DeleteId}
 		}
 	}
-	cmd, err := shard.EncodeBatch(b)
-	if err != nil {
-		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err)})
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
-	index, resp, err := a.rep.Propose(ctx, cmd)
+	index, res, err := s.proposeOps(ctx, a, req.Ops, b)
 	if err != nil {
-		s.respond(m, &wire.WriteResponse{Error: s.errorFor(a, err)})
-		return
-	}
-	res, err := shard.DecodeApplyResult(resp)
-	if err != nil {
-		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err), Index: index})
+		s.respond(m, &wire.WriteResponse{Error: s.errorFor(a, err), Index: index})
 		return
 	}
 	if a.eng.SealDue() && !a.maintaining.Load() {
