@@ -1,0 +1,7 @@
+package blockmax
+
+// Exported for tests.
+var (
+	ScaleFor = scaleFor
+	CodeFor  = codeFor
+)
