@@ -2,16 +2,20 @@ package blockmax
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/shoal-search/shoal/internal/topk"
 )
 
+// window is the number of document ids scored together (see search).
+const window = 4096
+
 // end marks an exhausted cursor.
 const end = math.MaxUint32
 
-// cursor walks one query term's posting list.
+// cursor walks one query term's posting list forwards.
 type cursor struct {
 	docs  []uint32  // the list's documents
 	vals  []float32 // and values
@@ -20,53 +24,46 @@ type cursor struct {
 	w     float32   // query weight
 	bs    float64   // w·scale: a block's bound is bs·code (w > 0)
 	ub    float64   // bound of w·v over the whole list, >= 0
+	wub   float64   // bound over the current window
 	neg   bool      // w < 0: block bounds do not apply, ub does
-	qpos  int32     // position of the term in the query
 	pos   int       // current posting
 	blk   int       // current block (>= the block of pos)
-	doc   uint32    // docs[pos], or end
 	shift uint32
 }
 
-// blockBound bounds w·v over the cursor's current block.
-func (c *cursor) blockBound() float64 {
-	if c.blk >= len(c.last) {
-		return 0
-	}
+// blockBound bounds w·v over block b.
+func (c *cursor) blockBound(b int) float64 {
 	if c.neg {
 		return c.ub
 	}
-	return c.bs * float64(c.bmax[c.blk])
+	return c.bs * float64(c.bmax[b])
 }
 
-// next moves to the following posting.
-func (c *cursor) next() {
-	c.pos++
-	if c.pos >= len(c.docs) {
-		c.doc, c.blk = end, len(c.last)
-		return
+// windowBound moves the block pointer to the first block that may hold a
+// document >= lo and returns the bound of w·v over the documents in
+// [lo, hi), 0 when the list has none there.
+func (c *cursor) windowBound(lo, hi uint32) float64 {
+	for c.blk < len(c.last) && c.last[c.blk] < lo {
+		c.blk++
 	}
-	c.doc = c.docs[c.pos]
-	c.blk = c.pos >> c.shift
+	var wb float64
+	for b := c.blk; b < len(c.last) && c.docs[b<<c.shift] < hi; b++ {
+		wb = max(wb, c.blockBound(b))
+	}
+	return wb
 }
 
-// shallow moves the block pointer to the block that would hold d, without
-// touching the postings, and reports whether there is one.
-func (c *cursor) shallow(d uint32) bool {
+// seek moves to the first posting >= d and returns it, or end.
+func (c *cursor) seek(d uint32) uint32 {
+	if c.pos < len(c.docs) && c.docs[c.pos] >= d {
+		return c.docs[c.pos]
+	}
 	for c.blk < len(c.last) && c.last[c.blk] < d {
 		c.blk++
 	}
-	return c.blk < len(c.last)
-}
-
-// seek moves to the first posting >= d.
-func (c *cursor) seek(d uint32) {
-	if c.doc >= d {
-		return
-	}
-	if !c.shallow(d) {
-		c.pos, c.doc = len(c.docs), end
-		return
+	if c.blk >= len(c.last) {
+		c.pos = len(c.docs)
+		return end
 	}
 	lo := max(c.pos, c.blk<<c.shift)
 	hi := min(len(c.docs), (c.blk+1)<<c.shift) - 1 // docs[hi] >= d
@@ -78,25 +75,47 @@ func (c *cursor) seek(d uint32) {
 			hi = mid
 		}
 	}
-	c.pos, c.doc = lo, c.docs[lo]
+	c.pos = lo
+	return c.docs[lo]
 }
 
-// part is one term's contribution to a document's score.
-type part struct {
-	qpos int32
-	p    float32
+// lookup returns the value of document d in the list, without moving the
+// cursor. The cursor's block pointer must not be past d's block (it is at
+// or before the current window's first block, and d is in the window).
+func (c *cursor) lookup(d uint32) (float32, bool) {
+	b := c.blk
+	for b < len(c.last) && c.last[b] < d {
+		b++
+	}
+	if b == len(c.last) {
+		return 0, false
+	}
+	a, e := b<<c.shift, min(len(c.docs), (b+1)<<c.shift)
+	for a < e {
+		mid := int(uint(a+e) >> 1)
+		if c.docs[mid] < d {
+			a = mid + 1
+		} else {
+			e = mid
+		}
+	}
+	if a < len(c.docs) && c.docs[a] == d {
+		return c.vals[a], true
+	}
+	return 0, false
 }
 
 // Scratch is the per-query memory of Search. A Scratch serves one search at
 // a time; Search takes one from the index's pool when given nil.
 type Scratch struct {
-	cur   []cursor
-	pre   []float64 // pre[i] = Σ ub of cur[:i+1]
-	nbb   []float64 // block bounds of the non-essential cursors at the candidate
-	parts []part
-	heap  *topk.Heap
-	// Scored is the number of candidates the last search scored (in full
-	// or until their bound fell to the k-th best score).
+	cur  []cursor // in query order
+	ord  []int32  // cursors by window bound, ascending
+	acc  [window]float64
+	hit  [window / 64]uint64
+	heap *topk.Heap
+	// Scored is the number of candidates the last search probed beyond
+	// their essential lists (in full, or until their bound fell to the
+	// k-th best score).
 	Scored int
 }
 
@@ -131,37 +150,38 @@ func (ix *Index) Search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 }
 
 // SearchCounted is Search without a filter that also returns the number of
-// candidates scored (Scratch.Scored), for benchmarks.
+// candidates probed (Scratch.Scored), for benchmarks.
 func (ix *Index) SearchCounted(q Vector, k int, dst []topk.Item) ([]topk.Item, int) {
 	s, _ := ix.pool.Get().(*Scratch)
 	if s == nil {
 		s = NewScratch()
 	}
-	s.Scored = 0
 	dst = ix.Search(q, k, nil, s, dst)
 	n := s.Scored
 	ix.pool.Put(s)
 	return dst, n
 }
 
-// search is block-max MaxScore. Cursors are sorted by their list bound ub,
-// ascending; the first ones, whose bounds add up to at most the k-th best
-// score θ, are non-essential: a document that only they hold cannot enter
-// the top k, so candidates come from the essential cursors only, in
-// document order, and non-essential lists are only probed (seek) for a
-// candidate while its bound can still beat θ. Block bounds sharpen this
-// twice: a run of documents up to the nearest block end is skipped when
-// the current blocks of all cursors cannot beat θ, and a candidate is
-// skipped when the blocks that hold it cannot.
+// search is block-max MaxScore over windows of document ids. For each
+// window of 4096 ids, every term gets the bound of its blocks that overlap
+// the window (0 when it has no posting there), and the terms are split by
+// that bound: the smallest ones, whose bounds add up to at most the k-th
+// best score θ, are non-essential, since a document only they hold cannot
+// enter the top k. The essential terms' postings in the window are added
+// term at a time into a dense accumulator; then each document they touched,
+// in id order, is kept only while its accumulated score plus the bounds of
+// the non-essential terms not yet probed can beat θ, probing those terms
+// (cursor seeks) from the largest bound down. A window where every term is
+// non-essential is skipped whole.
 //
 // Scores and exactness. The heap holds canonical scores: the float32 sum
 // of the float32 products in query order, the arithmetic of term-at-a-time
-// scoring. Bounds are computed in float64 and compared with θ with a
-// margin that covers float32 rounding of the canonical sum (m terms: at
-// most (m+1)·2^-24·Σ|w|·max|v|), so no document that would enter the heap
-// is ever skipped. Documents come in ascending order, so a document whose
-// score equals θ loses the tie to the heap's k-th (smaller id) and may be
-// skipped.
+// scoring, recomputed for every document that may enter the heap. Bounds
+// and partial scores are float64 and compared with θ with a margin that
+// covers float32 rounding (m terms: at most (m+1)·2^-24·Σ|w|·max|v| for
+// either order), so no document that would enter the heap is skipped.
+// Documents come in ascending id order, so one whose score equals θ loses
+// the tie to the heap's k-th and may be skipped.
 func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst []topk.Item) []topk.Item {
 	s.cur = s.cur[:0]
 	s.Scored = 0
@@ -180,7 +200,7 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 		b0, b1 := ix.listBlk[l], ix.listBlk[l+1]
 		c := cursor{
 			docs: ix.docs[a:e], vals: ix.vals[a:e], last: ix.blkLast[b0:b1], bmax: ix.blkMax[b0:b1],
-			w: w, qpos: int32(j), shift: ix.shift,
+			w: w, shift: ix.shift,
 		}
 		wf := float64(w)
 		hi, lo := float64(ix.listMax[l]), float64(ix.listMin[l])
@@ -192,7 +212,6 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			c.neg = true
 		}
 		mass += math.Abs(wf) * max(math.Abs(hi), math.Abs(lo))
-		c.doc = c.docs[0]
 		s.cur = append(s.cur, c)
 	}
 	m := len(s.cur)
@@ -203,135 +222,112 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 	}
 	margin := mass * float64(m+2) * 0x1p-23
 	cur := s.cur
-	// Sort by bound, ascending (insertion sort: queries are short); ties by
-	// query position, so the order is deterministic.
-	for i := 1; i < m; i++ {
-		for j := i; j > 0 && (cur[j].ub < cur[j-1].ub || cur[j].ub == cur[j-1].ub && cur[j].qpos < cur[j-1].qpos); j-- {
-			cur[j], cur[j-1] = cur[j-1], cur[j]
-		}
+	if cap(s.ord) < m {
+		s.ord = make([]int32, m)
 	}
-	s.pre = s.pre[:0]
-	var acc float64
-	for i := range cur {
-		acc += cur[i].ub
-		s.pre = append(s.pre, acc)
+	ord := s.ord[:m]
+	for i := range ord {
+		ord[i] = int32(i)
 	}
-	pre := s.pre
-	if cap(s.nbb) < m {
-		s.nbb = make([]float64, m)
-	}
-	nbb := s.nbb[:m]
+	acc, hit := &s.acc, &s.hit
 	theta := math.Inf(-1)
-	ess := 0 // cur[:ess] are non-essential
-	for {
-		// The next candidate: the smallest document of an essential list.
-		d := uint32(end)
-		for i := ess; i < m; i++ {
-			d = min(d, cur[i].doc)
+	for lo := 0; lo < ix.n; lo += window {
+		wlo, whi := uint32(lo), uint32(min(ix.n, lo+window))
+		// Window bounds, and the terms sorted by them (insertion sort from
+		// the previous window's order, which is usually close).
+		for i := range cur {
+			cur[i].wub = cur[i].windowBound(wlo, whi)
 		}
-		if d == end {
-			break
-		}
-		// Bounds from blocks. Non-essential lists: the block that would
-		// hold d. Essential lists: their current blocks (all of them bound
-		// the run up to the nearest block end; those at d bound d alone).
-		runEnd := uint32(end)
-		var nonEss float64
-		for i := range ess {
-			c := &cur[i]
-			if c.doc != end && c.shallow(d) {
-				nbb[i] = c.blockBound()
-				runEnd = min(runEnd, c.last[c.blk])
-			} else {
-				nbb[i] = 0
-			}
-			nonEss += nbb[i]
-		}
-		var run, at float64
-		for i := ess; i < m; i++ {
-			c := &cur[i]
-			if c.doc == end {
-				continue
-			}
-			bb := c.blockBound()
-			run += bb
-			runEnd = min(runEnd, c.last[c.blk])
-			if c.doc == d {
-				at += bb
+		for i := 1; i < m; i++ {
+			for j := i; j > 0 && less(cur, ord[j], ord[j-1]); j-- {
+				ord[j], ord[j-1] = ord[j-1], ord[j]
 			}
 		}
-		if nonEss+run+margin <= theta {
-			// No document in [d, runEnd] can enter the top k.
-			for i := ess; i < m; i++ {
-				cur[i].seek(runEnd + 1)
-			}
-			continue
-		}
-		if nonEss+at+margin <= theta || filter != nil && !filter.Contains(d) {
-			for i := ess; i < m; i++ {
-				if cur[i].doc == d {
-					cur[i].next()
-				}
-			}
-			continue
-		}
-		// Score d: essential lists first, then the non-essential ones from
-		// the largest bound down while d can still beat θ.
-		s.Scored++
-		parts := s.parts[:0]
-		var sc float64
-		for i := ess; i < m; i++ {
-			c := &cur[i]
-			if c.doc == d {
-				v := c.vals[c.pos]
-				sc += float64(c.w) * float64(v)
-				parts = append(parts, part{c.qpos, float32(c.w * v)})
-				c.next()
-			}
-		}
-		rest := 0.0
-		for i := range ess {
-			rest += nbb[i]
-		}
-		pruned := false
-		for i := ess - 1; i >= 0; i-- {
-			if sc+rest+margin <= theta {
-				pruned = true
-				break
-			}
-			rest -= nbb[i]
-			c := &cur[i]
-			c.seek(d)
-			if c.doc == d {
-				v := c.vals[c.pos]
-				sc += float64(c.w) * float64(v)
-				parts = append(parts, part{c.qpos, float32(c.w * v)})
-			}
-		}
-		s.parts = parts
-		if pruned || sc+margin <= theta {
-			continue
-		}
-		// The canonical score: products added in query order.
-		for i := 1; i < len(parts); i++ {
-			for j := i; j > 0 && parts[j].qpos < parts[j-1].qpos; j-- {
-				parts[j], parts[j-1] = parts[j-1], parts[j]
-			}
-		}
-		var f float32
-		for _, p := range parts {
-			f = f + p.p
-		}
-		if f == 0 || !h.Push(d, f) || !h.Full() {
-			continue
-		}
-		theta = float64(h.Threshold())
-		for ess < m && pre[ess]+margin <= theta {
+		ess, nonEss := 0, 0.0
+		for ess < m && nonEss+cur[ord[ess]].wub+margin <= theta {
+			nonEss += cur[ord[ess]].wub
 			ess++
 		}
 		if ess == m {
-			break
+			continue
+		}
+		// Essential terms, term at a time.
+		for _, i := range ord[ess:] {
+			c := &cur[i]
+			if c.wub == 0 && !c.neg {
+				continue
+			}
+			if c.seek(wlo) >= whi {
+				continue
+			}
+			p := c.pos
+			docs, vals := c.docs, c.vals
+			wf := float64(c.w)
+			for ; p < len(docs) && docs[p] < whi; p++ {
+				x := docs[p] - wlo
+				acc[x] += wf * float64(vals[p])
+				hit[x>>6] |= 1 << (x & 63)
+			}
+			c.pos = p
+		}
+		// Candidates, in id order.
+		for wi := range hit {
+			for word := hit[wi]; word != 0; word &= word - 1 {
+				x := wi<<6 | bits.TrailingZeros64(word)
+				sc := acc[x]
+				acc[x] = 0
+				if sc+nonEss+margin <= theta {
+					continue
+				}
+				d := wlo + uint32(x)
+				if filter != nil && !filter.Contains(d) {
+					continue
+				}
+				s.Scored++
+				rest := nonEss
+				for j := ess - 1; j >= 0 && sc+rest+margin > theta; j-- {
+					c := &cur[ord[j]]
+					rest -= c.wub
+					if c.wub == 0 && !c.neg {
+						continue
+					}
+					if c.seek(d) == d {
+						sc += float64(c.w) * float64(c.vals[c.pos])
+					}
+				}
+				if sc+rest+margin <= theta {
+					continue
+				}
+				f := ix.canonical(cur, d)
+				if f == 0 || !h.Push(d, f) || !h.Full() {
+					continue
+				}
+				theta = float64(h.Threshold())
+			}
+			hit[wi] = 0
 		}
 	}
 	return h.Sorted(dst)
+}
+
+// less orders cursors by window bound, then by query position.
+func less(cur []cursor, a, b int32) bool {
+	if cur[a].wub != cur[b].wub {
+		return cur[a].wub < cur[b].wub
+	}
+	return a < b
+}
+
+// canonical returns d's score as term-at-a-time scoring computes it: the
+// float32 products added in query order. The conversion rounds each
+// product, so no platform fuses it into a multiply-add.
+func (ix *Index) canonical(cur []cursor, d uint32) float32 {
+	var f float32
+	for i := range cur {
+		c := &cur[i]
+		if v, ok := c.lookup(d); ok {
+			f += float32(c.w * v)
+		}
+	}
+	return f
 }
