@@ -3,6 +3,7 @@ package blockmax
 import (
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -11,6 +12,12 @@ import (
 
 // window is the number of document ids scored together (see search).
 const window = 4096
+
+// scanRatio is the number of window postings per candidate up to which a
+// non-essential term is added to the candidates by a pass over its postings
+// instead of a probe per candidate (a probe costs about as much as that
+// many postings of a pass).
+const scanRatio = 4
 
 // end marks an exhausted cursor.
 const end = math.MaxUint32
@@ -25,6 +32,7 @@ type cursor struct {
 	bs    float64   // w·scale: a block's bound is bs·code (w > 0)
 	ub    float64   // bound of w·v over the whole list, >= 0
 	wub   float64   // bound over the current window
+	wblk  int       // blocks of the list in the current window
 	neg   bool      // w < 0: block bounds do not apply, ub does
 	pos   int       // current posting
 	blk   int       // current block (>= the block of pos)
@@ -41,22 +49,45 @@ func (c *cursor) blockBound(b int) float64 {
 
 // windowBound moves the block pointer to the first block that may hold a
 // document >= lo and returns the bound of w·v over the documents in
-// [lo, hi), 0 when the list has none there.
-func (c *cursor) windowBound(lo, hi uint32) float64 {
-	for c.blk < len(c.last) && c.last[c.blk] < lo {
+// [lo, hi) (0 when the list has none there) and the number of blocks that
+// may hold them. Block b holds documents in (last[b-1], last[b]].
+func (c *cursor) windowBound(lo, hi uint32) (float64, int) {
+	last := c.last
+	for c.blk < len(last) && last[c.blk] < lo {
 		c.blk++
 	}
-	var wb float64
-	for b := c.blk; b < len(c.last) && c.docs[b<<c.shift] < hi; b++ {
-		wb = max(wb, c.blockBound(b))
+	b := c.blk
+	if b == len(last) || b > 0 && last[b-1]+1 >= hi {
+		return 0, 0
 	}
-	return wb
+	var wb float64
+	for ; b < len(last); b++ {
+		wb = max(wb, c.blockBound(b))
+		if last[b]+1 >= hi {
+			b++
+			break
+		}
+	}
+	return wb, b - c.blk
 }
 
 // seek moves to the first posting >= d and returns it, or end.
 func (c *cursor) seek(d uint32) uint32 {
-	if c.pos < len(c.docs) && c.docs[c.pos] >= d {
-		return c.docs[c.pos]
+	// Candidates are close together: count the next 16 postings below d
+	// without branching on each (the list is sorted, so the count is the
+	// offset of the first posting >= d).
+	docs := c.docs
+	if p := c.pos; p+16 <= len(docs) {
+		next := docs[p : p+16 : p+16]
+		n := 0
+		for _, x := range next {
+			n += int(b2u(x < d))
+		}
+		if n < 16 {
+			c.pos = p + n
+			return next[n]
+		}
+		c.pos = p + 16
 	}
 	for c.blk < len(c.last) && c.last[c.blk] < d {
 		c.blk++
@@ -80,13 +111,26 @@ func (c *cursor) seek(d uint32) uint32 {
 }
 
 // lookup returns the value of document d in the list, without moving the
-// cursor. The cursor's block pointer must not be past d's block (it is at
-// or before the current window's first block, and d is in the window).
+// cursor.
 func (c *cursor) lookup(d uint32) (float32, bool) {
-	b := c.blk
-	for b < len(c.last) && c.last[b] < d {
-		b++
+	// Gallop from the block pointer, then binary search.
+	lo, step := 0, 1
+	hi := lo
+	for hi < len(c.last) && c.last[hi] < d {
+		lo = hi + 1
+		hi += step
+		step <<= 1
 	}
+	hi = min(hi, len(c.last))
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if c.last[mid] < d {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	b := lo
 	if b == len(c.last) {
 		return 0, false
 	}
@@ -105,11 +149,18 @@ func (c *cursor) lookup(d uint32) (float32, bool) {
 	return 0, false
 }
 
+// scored is a document with its approximate score.
+type scored struct {
+	d uint32
+	a float32
+}
+
 // Scratch is the per-query memory of Search. A Scratch serves one search at
 // a time; Search takes one from the index's pool when given nil.
 type Scratch struct {
 	cur  []cursor // in query order
 	ord  []int32  // cursors by window bound, ascending
+	coll []scored // documents that may be in the top k
 	acc  [window]float64
 	hit  [window / 64]uint64
 	heap *topk.Heap
@@ -230,13 +281,17 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 		ord[i] = int32(i)
 	}
 	acc, hit := &s.acc, &s.hit
+	// θ is the k-th best approximate score; a document whose bound is
+	// below cut cannot be in the exact top k.
 	theta := math.Inf(-1)
+	cut := theta
+	s.coll = s.coll[:0]
 	for lo := 0; lo < ix.n; lo += window {
 		wlo, whi := uint32(lo), uint32(min(ix.n, lo+window))
 		// Window bounds, and the terms sorted by them (insertion sort from
 		// the previous window's order, which is usually close).
 		for i := range cur {
-			cur[i].wub = cur[i].windowBound(wlo, whi)
+			cur[i].wub, cur[i].wblk = cur[i].windowBound(wlo, whi)
 		}
 		for i := 1; i < m; i++ {
 			for j := i; j > 0 && less(cur, ord[j], ord[j-1]); j-- {
@@ -244,7 +299,7 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			}
 		}
 		ess, nonEss := 0, 0.0
-		for ess < m && nonEss+cur[ord[ess]].wub+margin <= theta {
+		for ess < m && nonEss+cur[ord[ess]].wub < cut {
 			nonEss += cur[ord[ess]].wub
 			ess++
 		}
@@ -270,13 +325,48 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			}
 			c.pos = p
 		}
+		// Non-essential terms with few postings here, compared with the
+		// candidates, are cheaper to add to the candidates' scores in one
+		// pass over their postings than by probing each candidate: from
+		// the largest bound down, while a term's window postings are at
+		// most scanRatio per candidate.
+		cands := 0
+		for _, w := range hit {
+			cands += bits.OnesCount64(w)
+		}
+		probe := ess // cur[ord[:probe]] are probed
+		for probe > 0 {
+			c := &cur[ord[probe-1]]
+			if c.wblk<<c.shift > scanRatio*cands {
+				break
+			}
+			probe--
+			nonEss -= c.wub
+			if c.wub == 0 && !c.neg || c.seek(wlo) >= whi {
+				continue
+			}
+			p := c.pos
+			docs, vals := c.docs, c.vals
+			wf := float64(c.w)
+			for ; p < len(docs) && docs[p] < whi; p++ {
+				x := docs[p] - wlo
+				bit := hit[x>>6] >> (x & 63) & 1
+				acc[x] += float64(bit) * (wf * float64(vals[p]))
+			}
+			c.pos = p
+		}
+		nonEss = 0
+		for _, i := range ord[:probe] {
+			nonEss += cur[i].wub
+		}
+		ess = probe
 		// Candidates, in id order.
 		for wi := range hit {
 			for word := hit[wi]; word != 0; word &= word - 1 {
 				x := wi<<6 | bits.TrailingZeros64(word)
 				sc := acc[x]
 				acc[x] = 0
-				if sc+nonEss+margin <= theta {
+				if sc+nonEss < cut {
 					continue
 				}
 				d := wlo + uint32(x)
@@ -285,7 +375,7 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 				}
 				s.Scored++
 				rest := nonEss
-				for j := ess - 1; j >= 0 && sc+rest+margin > theta; j-- {
+				for j := ess - 1; j >= 0 && sc+rest >= cut; j-- {
 					c := &cur[ord[j]]
 					rest -= c.wub
 					if c.wub == 0 && !c.neg {
@@ -295,16 +385,30 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 						sc += float64(c.w) * float64(c.vals[c.pos])
 					}
 				}
-				if sc+rest+margin <= theta {
+				if sc+rest < cut {
 					continue
 				}
-				f := ix.canonical(cur, d)
-				if f == 0 || !h.Push(d, f) || !h.Full() {
-					continue
+				a := float32(sc)
+				s.coll = append(s.coll, scored{d, a})
+				// A document whose approximate score is within the margin
+				// of 0 may score exactly 0, which is no result: it must
+				// not raise θ.
+				if math.Abs(float64(a)) > margin && h.Push(d, a) && h.Full() {
+					theta = float64(h.Threshold())
+					cut = theta - 2*margin
 				}
-				theta = float64(h.Threshold())
 			}
 			hit[wi] = 0
+		}
+	}
+	// The exact top k is among the documents collected with an
+	// approximate score of at least cut: score them canonically.
+	h.Reset(k)
+	for _, c := range s.coll {
+		if float64(c.a) >= cut {
+			if f := canonical(cur, c.d); f != 0 {
+				h.Push(c.d, f)
+			}
 		}
 	}
 	return h.Sorted(dst)
@@ -321,7 +425,7 @@ func less(cur []cursor, a, b int32) bool {
 // canonical returns d's score as term-at-a-time scoring computes it: the
 // float32 products added in query order. The conversion rounds each
 // product, so no platform fuses it into a multiply-add.
-func (ix *Index) canonical(cur []cursor, d uint32) float32 {
+func canonical(cur []cursor, d uint32) float32 {
 	var f float32
 	for i := range cur {
 		c := &cur[i]
@@ -330,4 +434,9 @@ func (ix *Index) canonical(cur []cursor, d uint32) float32 {
 		}
 	}
 	return f
+}
+
+// b2u converts a bool to 0 or 1 without a branch.
+func b2u(b bool) uint8 {
+	return *(*uint8)(unsafe.Pointer(&b))
 }
