@@ -11,7 +11,7 @@ import (
 )
 
 // window is the number of document ids scored together (see search).
-const window = 4096
+const window = 8192
 
 // scanRatio is the number of window postings per candidate up to which a
 // non-essential term is added to the candidates by a pass over its postings
@@ -161,7 +161,7 @@ type Scratch struct {
 	cur  []cursor // in query order
 	ord  []int32  // cursors by window bound, ascending
 	coll []scored // documents that may be in the top k
-	acc  [window]float64
+	acc  [window]float32
 	hit  [window / 64]uint64
 	heap *topk.Heap
 	// Scored is the number of candidates the last search probed beyond
@@ -214,7 +214,7 @@ func (ix *Index) SearchCounted(q Vector, k int, dst []topk.Item) ([]topk.Item, i
 }
 
 // search is block-max MaxScore over windows of document ids. For each
-// window of 4096 ids, every term gets the bound of its blocks that overlap
+// window of 8192 ids, every term gets the bound of its blocks that overlap
 // the window (0 when it has no posting there), and the terms are split by
 // that bound: the smallest ones, whose bounds add up to at most the k-th
 // best score θ, are non-essential, since a document only they hold cannot
@@ -271,7 +271,7 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 	if m == 0 {
 		return dst
 	}
-	margin := mass * float64(m+2) * 0x1p-23
+	margin := mass * float64(m+2) * 0x1p-22
 	cur := s.cur
 	if cap(s.ord) < m {
 		s.ord = make([]int32, m)
@@ -317,10 +317,10 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			}
 			p := c.pos
 			docs, vals := c.docs, c.vals
-			wf := float64(c.w)
+			w := c.w
 			for ; p < len(docs) && docs[p] < whi; p++ {
 				x := docs[p] - wlo
-				acc[x] += wf * float64(vals[p])
+				acc[x] += w * vals[p]
 				hit[x>>6] |= 1 << (x & 63)
 			}
 			c.pos = p
@@ -347,11 +347,11 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			}
 			p := c.pos
 			docs, vals := c.docs, c.vals
-			wf := float64(c.w)
+			w := c.w
 			for ; p < len(docs) && docs[p] < whi; p++ {
 				x := docs[p] - wlo
 				bit := hit[x>>6] >> (x & 63) & 1
-				acc[x] += float64(bit) * (wf * float64(vals[p]))
+				acc[x] += float32(bit) * (w * vals[p])
 			}
 			c.pos = p
 		}
@@ -364,7 +364,7 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 		for wi := range hit {
 			for word := hit[wi]; word != 0; word &= word - 1 {
 				x := wi<<6 | bits.TrailingZeros64(word)
-				sc := acc[x]
+				sc := float64(acc[x])
 				acc[x] = 0
 				if sc+nonEss < cut {
 					continue
