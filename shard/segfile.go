@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shoal-search/shoal/shard/blockmax"
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -18,6 +19,8 @@ import (
 // Segment index files live in Config.Dir, named by segment id:
 //
 //	seg-<id>.sparse    seismic format (seismic.Index.WriteTo)
+//	seg-<id>.blockmax  blockmax format (blockmax.Index.WriteTo), instead of .sparse
+//	                   when Config.SparseKind is SparseExact
 //	seg-<id>.dense     embtable format (plus .rescore, the rescoring copy)
 //	seg-<id>.multi     multivec format
 //	seg-<id>.ok        written last: the row count, so a partial set is never used
@@ -36,6 +39,14 @@ func (s *Shard) saveIndex(sg *segment, ix *segIndex) error {
 	if ix.sparse != nil {
 		if err := writeFileAtomic(s.segPath(sg.id, "sparse"), func(w *bufio.Writer) error {
 			_, err := ix.sparse.WriteTo(w)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if ix.exact != nil {
+		if err := writeFileAtomic(s.segPath(sg.id, "blockmax"), func(w *bufio.Writer) error {
+			_, err := ix.exact.WriteTo(w)
 			return err
 		}); err != nil {
 			return err
@@ -79,7 +90,22 @@ func (s *Shard) loadIndex(sg *segment) (*segIndex, error) {
 		return nil, fmt.Errorf("segment %d: files hold %q rows, want %d", sg.id, raw, len(sg.docs))
 	}
 	ix := &segIndex{}
-	if sg.nSparse > 0 {
+	if sg.nSparse > 0 && s.cfg.exactSparse() {
+		f, err := os.Open(s.segPath(sg.id, "blockmax"))
+		if err != nil {
+			return nil, err
+		}
+		idx, err := blockmax.Load(bufio.NewReaderSize(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if idx.Len() != n {
+			return nil, fmt.Errorf("segment %d: exact sparse index has %d rows, want %d", sg.id, idx.Len(), n)
+		}
+		ix.exact = idx
+		ix.bytes += idx.Stats().Bytes
+	} else if sg.nSparse > 0 {
 		f, err := os.Open(s.segPath(sg.id, "sparse"))
 		if err != nil {
 			return nil, err
