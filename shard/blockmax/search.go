@@ -10,8 +10,12 @@ import (
 	"github.com/shoal-search/shoal/internal/topk"
 )
 
-// window is the number of document ids scored together (see search).
-const window = 8192
+// window is the largest number of document ids scored together (see
+// search), and firstWindow the smallest (the first window's).
+const (
+	window      = 8192
+	firstWindow = 512
+)
 
 // scanRatio is the number of window postings per candidate up to which a
 // non-essential term is added to the candidates by a pass over its postings
@@ -286,8 +290,10 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 	theta := math.Inf(-1)
 	cut := theta
 	s.coll = s.coll[:0]
-	for lo := 0; lo < ix.n; lo += window {
-		wlo, whi := uint32(lo), uint32(min(ix.n, lo+window))
+	// Windows start small, so that θ is set after few documents (the first
+	// window is scored in full), and double up to window.
+	for lo, size := 0, firstWindow; lo < ix.n; lo, size = lo+size, min(2*size, window) {
+		wlo, whi := uint32(lo), uint32(min(ix.n, lo+size))
 		// Window bounds, and the terms sorted by them (insertion sort from
 		// the previous window's order, which is usually close).
 		for i := range cur {
