@@ -341,6 +341,9 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			cands += bits.OnesCount64(w)
 		}
 		probe := ess // cur[ord[:probe]] are probed
+		// A scanned term adds to documents that are not candidates too;
+		// their accumulators are cleared with the window.
+		dirty := false
 		for probe > 0 {
 			c := &cur[ord[probe-1]]
 			if c.wblk<<c.shift > scanRatio*cands {
@@ -355,10 +358,9 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			docs, vals := c.docs, c.vals
 			w := c.w
 			for ; p < len(docs) && docs[p] < whi; p++ {
-				x := docs[p] - wlo
-				bit := hit[x>>6] >> (x & 63) & 1
-				acc[x] += float32(bit) * (w * vals[p])
+				acc[docs[p]-wlo] += w * vals[p]
 			}
+			dirty = true
 			c.pos = p
 		}
 		nonEss = 0
@@ -405,6 +407,9 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 				}
 			}
 			hit[wi] = 0
+		}
+		if dirty {
+			clear(acc[:whi-wlo])
 		}
 	}
 	// The exact top k is among the documents collected with an
