@@ -114,6 +114,17 @@ func sameItems(t *testing.T, what string, got, want []topk.Item) {
 // exact-taat returns (ids, bit-identical scores, order) on every
 // distribution, for several k and block sizes.
 func TestEqualsExactTAAT(t *testing.T) {
+	for _, mode := range []string{"pruned", "exhaustive"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "pruned" {
+				defer blockmax.SetExhaustiveBelow(0)()
+			}
+			equalsExactTAAT(t)
+		})
+	}
+}
+
+func equalsExactTAAT(t *testing.T) {
 	for _, c := range collections(t) {
 		ex, err := seismic.NewExact(seismic.Forward(fwdOf(c.docs)))
 		if err != nil {
@@ -146,6 +157,12 @@ func TestEqualsExactTAAT(t *testing.T) {
 // TestQueryEdgeCases covers repeated, unknown, zero, negative and
 // non-finite query components and k beyond the number of matches.
 func TestQueryEdgeCases(t *testing.T) {
+	t.Run("exhaustive", edgeCases)
+	defer blockmax.SetExhaustiveBelow(0)()
+	t.Run("pruned", edgeCases)
+}
+
+func edgeCases(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	docs := randomSparse(rng, 1000, 10, 300, func() float32 { return float32(1 + rng.IntN(4)) })
 	ex, err := seismic.NewExact(seismic.Forward(fwdOf(docs)))
@@ -191,6 +208,12 @@ func c0() blockmax.Vector { return blockmax.Vector{Indices: []uint32{4}, Values:
 // TestFilter checks filtered searches against exact scores restricted to
 // the filter.
 func TestFilter(t *testing.T) {
+	t.Run("exhaustive", filterCheck)
+	defer blockmax.SetExhaustiveBelow(0)()
+	t.Run("pruned", filterCheck)
+}
+
+func filterCheck(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	docs := randomSparse(rng, 3000, 15, 500, func() float32 { return float32(math.Exp(rng.NormFloat64())) })
 	queries := randomSparse(rng, 20, 6, 500, func() float32 { return 1 })
