@@ -24,12 +24,12 @@ const (
 const scanRatio = 4
 
 // exhaustiveBelow is the collection size up to which search scores every
-// posting (in windows, in query order) instead of pruning: on small
-// collections most of the work happens before θ is known, and pruning
-// costs more than it saves (SciFact, 5,183 documents: about 2.5× slower
-// than exact-taat with pruning).
+// posting (in query order, into one window's accumulator) instead of
+// pruning: on small collections most of the work happens before θ is
+// known, and pruning costs more than it saves (SciFact, 5,183 documents:
+// about 2× slower than exact-taat with pruning). At most window.
 // Tests lower it to check the pruned path on small collections.
-var exhaustiveBelow = 2 * window
+var exhaustiveBelow = window
 
 // end marks an exhausted cursor.
 const end = math.MaxUint32
@@ -472,40 +472,28 @@ func b2u(b bool) uint8 {
 	return *(*uint8)(unsafe.Pointer(&b))
 }
 
-// exhaustive scores every posting of the query's lists, window by window,
-// each term in query order, so the accumulated float32 scores are the
-// canonical ones.
+// exhaustive scores every posting of the query's lists into the dense
+// accumulator, each term in query order, so the float32 scores are the
+// canonical ones. The collection fits one window (ix.n <= window).
 func (ix *Index) exhaustive(s *Scratch, k int, filter *roaring.Bitmap, dst []topk.Item) []topk.Item {
 	h := s.heap
-	acc, hit := &s.acc, &s.hit
-	for lo := 0; lo < ix.n; lo += window {
-		wlo, whi := uint32(lo), uint32(min(ix.n, lo+window))
-		for i := range s.cur {
-			c := &s.cur[i]
-			if c.seek(wlo) >= whi {
-				continue
-			}
-			p := c.pos
-			docs, vals, w := c.docs, c.vals, c.w
-			for ; p < len(docs) && docs[p] < whi; p++ {
-				x := docs[p] - wlo
-				acc[x] += float32(w * vals[p])
-				hit[x>>6] |= 1 << (x & 63)
-			}
-			c.pos = p
+	acc := s.acc[:ix.n]
+	for i := range s.cur {
+		c := &s.cur[i]
+		vals := c.vals[:len(c.docs)]
+		w := c.w
+		for p, d := range c.docs {
+			acc[d] += float32(w * vals[p])
 		}
-		for wi := range hit {
-			for word := hit[wi]; word != 0; word &= word - 1 {
-				x := wi<<6 | bits.TrailingZeros64(word)
-				f := acc[x]
-				acc[x] = 0
-				d := wlo + uint32(x)
-				if f != 0 && (filter == nil || filter.Contains(d)) {
-					s.Scored++
-					h.Push(d, f)
-				}
-			}
-			hit[wi] = 0
+	}
+	for x, f := range acc {
+		if f == 0 {
+			continue
+		}
+		acc[x] = 0
+		if (!h.Full() || f >= h.Min()) && (filter == nil || filter.Contains(uint32(x))) {
+			s.Scored++
+			h.Push(uint32(x), f)
 		}
 	}
 	return h.Sorted(dst)
