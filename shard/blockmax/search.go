@@ -122,6 +122,29 @@ func (c *cursor) seek(d uint32) uint32 {
 	return c.docs[lo]
 }
 
+// until returns the first posting at or after pos with a document >= hi
+// (len(docs) when there is none), walking the block ends from the block
+// pointer.
+func (c *cursor) until(hi uint32) int {
+	b := max(c.blk, c.pos>>c.shift)
+	for b < len(c.last) && c.last[b] < hi {
+		b++
+	}
+	if b == len(c.last) {
+		return len(c.docs)
+	}
+	lo, e := max(c.pos, b<<c.shift), min(len(c.docs), (b+1)<<c.shift)
+	for lo < e {
+		mid := int(uint(lo+e) >> 1)
+		if c.docs[mid] < hi {
+			lo = mid + 1
+		} else {
+			e = mid
+		}
+	}
+	return lo
+}
+
 // lookup returns the value of document d in the list, without moving the
 // cursor.
 func (c *cursor) lookup(d uint32) (float32, bool) {
@@ -341,15 +364,16 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			if c.seek(wlo) >= whi {
 				continue
 			}
-			p := c.pos
-			docs, vals := c.docs, c.vals
+			e := c.until(whi)
+			docs, vals := c.docs[c.pos:e], c.vals[c.pos:e]
+			vals = vals[:len(docs)]
 			w := c.w
-			for ; p < len(docs) && docs[p] < whi; p++ {
-				x := docs[p] - wlo
-				acc[x] += w * vals[p]
+			for i, d := range docs {
+				x := (d - wlo) & (window - 1)
+				acc[x] += w * vals[i]
 				hit[x>>6] |= 1 << (x & 63)
 			}
-			c.pos = p
+			c.pos = e
 		}
 		// Non-essential terms with few postings here, compared with the
 		// candidates, are cheaper to add to the candidates' scores in one
@@ -374,14 +398,15 @@ func (ix *Index) search(q Vector, k int, filter *roaring.Bitmap, s *Scratch, dst
 			if c.wub == 0 && !c.neg || c.seek(wlo) >= whi {
 				continue
 			}
-			p := c.pos
-			docs, vals := c.docs, c.vals
+			e := c.until(whi)
+			docs, vals := c.docs[c.pos:e], c.vals[c.pos:e]
+			vals = vals[:len(docs)]
 			w := c.w
-			for ; p < len(docs) && docs[p] < whi; p++ {
-				acc[docs[p]-wlo] += w * vals[p]
+			for i, d := range docs {
+				acc[(d-wlo)&(window-1)] += w * vals[i]
 			}
 			dirty = true
-			c.pos = p
+			c.pos = e
 		}
 		nonEss = 0
 		for _, i := range ord[:probe] {
