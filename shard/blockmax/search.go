@@ -45,6 +45,7 @@ type cursor struct {
 	ub    float64   // bound of w·v over the whole list, >= 0
 	wub   float64   // bound over the current window
 	wblk  int       // blocks of the list in the current window
+	wend  int       // the last block that may hold documents of the window
 	neg   bool      // w < 0: block bounds do not apply, ub does
 	pos   int       // current posting
 	blk   int       // current block (>= the block of pos)
@@ -65,22 +66,42 @@ func (c *cursor) blockBound(b int) float64 {
 // may hold them. Block b holds documents in (last[b-1], last[b]].
 func (c *cursor) windowBound(lo, hi uint32) (float64, int) {
 	last := c.last
-	for c.blk < len(last) && last[c.blk] < lo {
-		c.blk++
-	}
+	c.blk = gallop(last, c.blk, lo)
 	b := c.blk
 	if b == len(last) || b > 0 && last[b-1]+1 >= hi {
+		c.wend = b
 		return 0, 0
 	}
-	var wb float64
-	for ; b < len(last); b++ {
-		wb = max(wb, c.blockBound(b))
-		if last[b]+1 >= hi {
-			b++
-			break
+	e := min(gallop(last, b, hi-1), len(last)-1) // the last block that may hold documents < hi
+	c.wend = e
+	if c.neg {
+		return c.ub, e - b + 1
+	}
+	var code uint8
+	for _, v := range c.bmax[b : e+1] {
+		code = max(code, v)
+	}
+	return c.bs * float64(code), e - b + 1
+}
+
+// gallop returns the first i >= from with last[i] >= x, or len(last).
+func gallop(last []uint32, from int, x uint32) int {
+	lo, hi, step := from, from, 1
+	for hi < len(last) && last[hi] < x {
+		lo = hi + 1
+		hi += step
+		step <<= 1
+	}
+	hi = min(hi, len(last))
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if last[mid] < x {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
 	}
-	return wb, b - c.blk
+	return lo
 }
 
 // seek moves to the first posting >= d and returns it, or end.
@@ -122,15 +143,14 @@ func (c *cursor) seek(d uint32) uint32 {
 	return c.docs[lo]
 }
 
-// until returns the first posting at or after pos with a document >= hi
-// (len(docs) when there is none), walking the block ends from the block
-// pointer.
+// until returns the first posting at or after pos with a document >= hi,
+// the current window's end (len(docs) when there is none).
 func (c *cursor) until(hi uint32) int {
-	b := max(c.blk, c.pos>>c.shift)
-	for b < len(c.last) && c.last[b] < hi {
+	b := c.wend // the last block that may hold documents < hi
+	if b < len(c.last) && c.last[b] < hi {
 		b++
 	}
-	if b == len(c.last) {
+	if b >= len(c.last) {
 		return len(c.docs)
 	}
 	lo, e := max(c.pos, b<<c.shift), min(len(c.docs), (b+1)<<c.shift)
