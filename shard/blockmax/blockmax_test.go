@@ -2,10 +2,12 @@ package blockmax_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -361,3 +363,45 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }
+
+// TestConcurrentSearch runs searches from several goroutines with pooled
+// scratches (run under -race by CI) and checks every answer.
+func TestConcurrentSearch(t *testing.T) {
+	c := collections(t)[0]
+	ex, err := seismic.NewExact(seismic.Forward(fwdOf(c.docs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := blockmax.Build(fwdOf(c.docs), blockmax.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]topk.Item, c.queries.Len())
+	for qi := range want {
+		ids, vals := c.queries.Row(qi)
+		want[qi] = ex.Search(seismic.Vector{Indices: ids, Values: vals}, 10, nil)
+	}
+	defer blockmax.SetExhaustiveBelow(0)()
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dst []topk.Item
+			for qi := g; qi < c.queries.Len(); qi += 2 {
+				ids, vals := c.queries.Row(qi)
+				dst = ix.Search(blockmax.Vector{Indices: ids, Values: vals}, 10, nil, nil, dst)
+				if len(dst) != len(want[qi]) || len(dst) > 0 && dst[0] != want[qi][0] {
+					errs <- fmt.Sprintf("query %d: got %v, want %v", qi, dst, want[qi])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
