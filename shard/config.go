@@ -2,9 +2,11 @@ package shard
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 
+	"github.com/shoal-search/shoal/shard/blockmax"
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -48,6 +50,15 @@ type Config struct {
 	SearchParallelism int
 	// Seismic configures sparse indexes. Default seismic.DefaultConfig().
 	Seismic seismic.Config
+	// SparseKind selects the sparse index that sealed segments build:
+	// SparseSeismic (approximate) or SparseExact (shard/blockmax: the exact
+	// top k, for flat BM25-like weights). Segment files of the other kind
+	// are not used; a segment whose files hold the other kind builds again.
+	// Default "" (SparseSeismic).
+	SparseKind SparseKind
+	// Blockmax configures exact sparse indexes (SparseKind SparseExact).
+	// Default blockmax.DefaultConfig().
+	Blockmax blockmax.Config
 	// Dense configures dense tables; Metric and Codec come from the schema.
 	// Default embtable.DefaultConfig() with rescoring from f32.
 	Dense embtable.Config
@@ -63,7 +74,7 @@ type Config struct {
 	Logger *slog.Logger
 	// OnCorrupt, when set, is called once for every segment file that
 	// fails its checksum or its consistency checks on load (kind is
-	// "sparse", "dense", "dense.rescore", "multi" or "ok"; path names the
+	// "sparse", "blockmax", "dense", "dense.rescore", "multi" or "ok"; path names the
 	// file). The shard has already logged it, discarded the segment's files
 	// and queued a rebuild from the segment's documents. Wire it to a
 	// metric. Default nil.
@@ -82,6 +93,7 @@ func DefaultConfig() Config {
 		MaxMergeDocs:      5000000,
 		SearchParallelism: runtime.GOMAXPROCS(0),
 		Seismic:           seismic.DefaultConfig(),
+		Blockmax:          blockmax.DefaultConfig(),
 		Dense:             embtable.DefaultConfig(),
 		Multi:             multivec.DefaultConfig(),
 	}
@@ -106,9 +118,31 @@ func (c Config) Validate() error {
 		return errors.New("shard: MaxMergeDocs must be at least 1")
 	case c.SearchParallelism < 1:
 		return errors.New("shard: SearchParallelism must be at least 1")
+	case c.SparseKind != "" && c.SparseKind != SparseSeismic && c.SparseKind != SparseExact:
+		return fmt.Errorf("shard: SparseKind %q is not %q or %q", c.SparseKind, SparseSeismic, SparseExact)
+	case c.SparseKind == SparseExact:
+		if err := c.Blockmax.Validate(); err != nil {
+			return fmt.Errorf("shard: Blockmax: %w", err)
+		}
 	}
 	return nil
 }
+
+// SparseKind names the index kind of sealed segments' sparse vectors.
+type SparseKind string
+
+const (
+	// SparseSeismic is the Seismic index (shard/seismic): approximate,
+	// fast on learned sparse vectors. The default.
+	SparseSeismic SparseKind = "seismic"
+	// SparseExact is the exact block-max index (shard/blockmax): the exact
+	// top k with dynamic pruning, for flat (BM25-like) weights where
+	// Seismic's static pruning loses recall.
+	SparseExact SparseKind = "exact"
+)
+
+// exactSparse reports whether segments build the exact sparse index.
+func (c *Config) exactSparse() bool { return c.SparseKind == SparseExact }
 
 // QueryParams are the per-query knobs of the indexes. Zero values keep each
 // index's default.

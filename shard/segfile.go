@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/shoal-search/shoal/internal/atomicfile"
+	"github.com/shoal-search/shoal/shard/blockmax"
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -20,6 +21,8 @@ import (
 // Segment index files live in Config.Dir, named by segment id:
 //
 //	seg-<id>.sparse    seismic format (seismic.Index.WriteTo)
+//	seg-<id>.blockmax  blockmax format (blockmax.Index.WriteTo), instead of .sparse
+//	                   when Config.SparseKind is SparseExact
 //	seg-<id>.dense     embtable format (plus .rescore, the rescoring copy)
 //	seg-<id>.multi     multivec format
 //	seg-<id>.ok        written last: the row count, so a partial set is never used
@@ -47,6 +50,14 @@ func (s *Shard) saveIndex(sg *segment, ix *segIndex) error {
 	if ix.sparse != nil {
 		if err := writeFileAtomic(s.segPath(sg.id, "sparse"), func(w io.Writer) error {
 			_, err := ix.sparse.WriteTo(w)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if ix.exact != nil {
+		if err := writeFileAtomic(s.segPath(sg.id, "blockmax"), func(w io.Writer) error {
+			_, err := ix.exact.WriteTo(w)
 			return err
 		}); err != nil {
 			return err
@@ -101,7 +112,18 @@ func (s *Shard) loadIndex(sg *segment) (_ *segIndex, err error) {
 			ix.close()
 		}
 	}()
-	if sg.nSparse > 0 {
+	if sg.nSparse > 0 && s.cfg.exactSparse() {
+		p := s.segPath(sg.id, "blockmax")
+		idx, err := loadBlockmax(p)
+		if err != nil {
+			return nil, &FileError{Kind: "blockmax", Path: p, Err: err}
+		}
+		ix.exact = idx
+		if idx.Len() != n {
+			return nil, &FileError{Kind: "blockmax", Path: p, Err: fmt.Errorf("%w: exact sparse index has %d rows, want %d", ErrCorrupt, idx.Len(), n)}
+		}
+		ix.bytes += idx.Stats().Bytes
+	} else if sg.nSparse > 0 {
 		p := s.segPath(sg.id, "sparse")
 		idx, err := loadSeismic(p)
 		if err != nil {
@@ -154,6 +176,17 @@ func loadSeismic(path string) (*seismic.Index, error) {
 	return seismic.Load(bufio.NewReaderSize(f, 1<<20))
 }
 
+// loadBlockmax reads an exact sparse index file into memory; Load verifies
+// its checksum before parsing.
+func loadBlockmax(path string) (*blockmax.Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return blockmax.Load(bufio.NewReaderSize(f, 1<<20))
+}
+
 // close releases what the indexes map (loaded dense tables, multi-vector
 // FDE tables).
 func (ix *segIndex) close() {
@@ -168,7 +201,7 @@ func (ix *segIndex) close() {
 // FileError reports a segment index file that could not be used: it failed
 // its checksum or consistency checks, or could not be read.
 type FileError struct {
-	// Kind is the file's extension: "sparse", "dense", "dense.rescore",
+	// Kind is the file's extension: "sparse", "blockmax", "dense", "dense.rescore",
 	// "multi" or "ok".
 	Kind string
 	// Path names the file.
@@ -195,7 +228,7 @@ func (s *Shard) discardCorrupt(sg *segment, fe *FileError) {
 	if s.cfg.OnCorrupt != nil {
 		s.cfg.OnCorrupt(fe.Kind, fe.Path, fe.Err)
 	}
-	for _, ext := range []string{"ok", "sparse", "dense", "dense.rescore", "dense.tmp", "multi", "multi.fde", "multi.fde.rescore"} {
+	for _, ext := range []string{"ok", "sparse", "blockmax", "dense", "dense.rescore", "dense.tmp", "multi", "multi.fde", "multi.fde.rescore"} {
 		if err := os.Remove(s.segPath(sg.id, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("remove corrupt segment file", "file", s.segPath(sg.id, ext), "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/shard/blockmax"
 	"github.com/shoal-search/shoal/shard/embtable"
 	"github.com/shoal-search/shoal/shard/multivec"
 	"github.com/shoal-search/shoal/shard/seismic"
@@ -63,6 +64,7 @@ type srcRow struct {
 // scored exactly (the segment has no such vectors, or its build failed).
 type segIndex struct {
 	sparse *seismic.Index
+	exact  *blockmax.Index // instead of sparse when Config.SparseKind is SparseExact
 	dense  *embtable.Table
 	multi  *multivec.Store
 	bytes  int64
@@ -229,7 +231,7 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 	sg := v.sg
 	ix := v.idx
 	exact := p.Exact || ix == nil ||
-		(p.Sparse != nil && sg.nSparse > 0 && ix.sparse == nil) ||
+		(p.Sparse != nil && sg.nSparse > 0 && ix.sparse == nil && ix.exact == nil) ||
 		(p.Dense != nil && sg.nDense > 0 && ix.dense == nil) ||
 		(p.Multi != nil && sg.nMulti > 0 && ix.multi == nil)
 	if exact {
@@ -246,7 +248,10 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 	var items []topk.Item
 	if p.Sparse != nil {
 		res.Sparse = []Hit{}
-		if ix.sparse != nil {
+		if ix.exact != nil {
+			items = ix.exact.Search(blockmax.Vector{Indices: p.Sparse.Indices, Values: p.Sparse.Values}, p.K, and(v.allowed, sg.hasSparse), nil, items[:0])
+			res.Sparse = toHits(items, sg.docs)
+		} else if ix.sparse != nil {
 			sp := seismic.DefaultSearchParams()
 			if p.Params.QueryCut > 0 {
 				sp.QueryCut = p.Params.QueryCut
@@ -330,12 +335,22 @@ func (s *Shard) buildSegment(sg *segment) {
 			fwd.Values = append(fwd.Values, d.Sparse.Values...)
 			fwd.Offsets = append(fwd.Offsets, int64(len(fwd.Indices)))
 		}
-		idx, err := seismic.Build(fwd, s.cfg.Seismic)
-		if err != nil {
-			log.Error("seismic build failed; the segment's sparse vectors are scored exactly", "err", err)
+		if s.cfg.exactSparse() {
+			idx, err := blockmax.Build(blockmax.Forward(fwd), s.cfg.Blockmax)
+			if err != nil {
+				log.Error("blockmax build failed; the segment's sparse vectors are scored exactly", "err", err)
+			} else {
+				ix.exact = idx
+				ix.bytes += idx.Stats().Bytes
+			}
 		} else {
-			ix.sparse = idx
-			ix.bytes += idx.Stats().TotalBytes
+			idx, err := seismic.Build(fwd, s.cfg.Seismic)
+			if err != nil {
+				log.Error("seismic build failed; the segment's sparse vectors are scored exactly", "err", err)
+			} else {
+				ix.sparse = idx
+				ix.bytes += idx.Stats().TotalBytes
+			}
 		}
 	}
 	if sg.nDense > 0 {

@@ -21,7 +21,7 @@ import (
 //	uvarint segment count | segments... | uvarint buffer count | buffer documents
 //	segment: uvarint id | uvarint document count | documents | uvarint n | n bytes of roaring tombstones |
 //	         uvarint file count | files... | flags byte (bit 0: activated)
-//	file:    uvarint name length | name (the extension: "sparse", "dense", "dense.rescore", "multi", "ok") |
+//	file:    uvarint name length | name (the extension: "sparse", "blockmax", "dense", "dense.rescore", "multi", "ok") |
 //	         uvarint size | size bytes (the segment index file seg-<id>.<name>, as saved)
 //	document: uvarint length | document encoding (as in commands)
 //
@@ -43,7 +43,7 @@ const (
 
 // snapshotFileExts are the segment files a snapshot may carry, in the order
 // written; "ok" comes last, so a partial set is never used.
-var snapshotFileExts = []string{"sparse", "dense", "dense.rescore", "multi", "ok"}
+var snapshotFileExts = []string{"sparse", "blockmax", "dense", "dense.rescore", "multi", "ok"}
 
 var snapshotMagic = [3]byte{'S', 'H', 'S'}
 

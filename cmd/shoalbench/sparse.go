@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-search/shoal/internal/dataset"
 	"github.com/shoal-search/shoal/internal/eval"
 	"github.com/shoal-search/shoal/internal/topk"
+	"github.com/shoal-search/shoal/shard/blockmax"
 	"github.com/shoal-search/shoal/shard/seismic"
 )
 
@@ -39,6 +40,9 @@ type sparseFlags struct {
 	indexCache           string
 	rounds               int
 	cpuProfile           string
+	synth                string
+	seismic              bool
+	blockSize            int
 }
 
 // newSparseCmd returns the `sparse` subcommand: Seismic against the exact
@@ -84,6 +88,9 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.StringVar(&f.indexCache, "index-cache", "", "load the Seismic index from this file when it exists (build_s is then the load time), else build it and write it there; the file does not record the data or config flags, so a cache is only valid for the same ones")
 	fl.IntVar(&f.rounds, "rounds", 5, "single-threaded latency rounds over the query set; a query's latency is its median over them")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the Seismic sweep to this file")
+	fl.StringVar(&f.synth, "synth", "splade", "synthetic data without --data: splade (SPLADE-like) or bm25 (flat BM25-like, dataset.GenerateFlatSparse)")
+	fl.BoolVar(&f.seismic, "seismic", true, "build and sweep Seismic (false: only the exact lines)")
+	fl.IntVar(&f.blockSize, "block-size", blockmax.DefaultConfig().BlockSize, "exact-blockmax postings per block")
 	fl.BoolVar(&f.interleave, "interleave", false, "also time exact-taat right before every Seismic query (the *_interleaved fields); exact-taat then flushes the caches Seismic relies on, so this is a pessimistic, load-robust figure")
 	return cmd
 }
@@ -134,10 +141,21 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 			return err
 		}
 	} else {
-		c := dataset.DefaultSparseSynthConfig()
-		c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
 		t0 := time.Now()
-		if docs, queries, err = dataset.GenerateSparse(c); err != nil {
+		switch f.synth {
+		case "splade":
+			c := dataset.DefaultSparseSynthConfig()
+			c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
+			docs, queries, err = dataset.GenerateSparse(c)
+		case "bm25":
+			source = "synthetic-bm25"
+			c := dataset.DefaultFlatSparseConfig()
+			c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
+			docs, queries, err = dataset.GenerateFlatSparse(c)
+		default:
+			err = fmt.Errorf("--synth %q: want splade or bm25", f.synth)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "generated %d docs, %d queries in %v\n", docs.Len(), queries.Len(), time.Since(t0).Round(time.Millisecond))
@@ -209,6 +227,12 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	}
 	ex = nil
 	runtime.GC()
+	if err := runBlockmax(f, fwd, qv, gt, taat, line); err != nil {
+		return err
+	}
+	if !f.seismic {
+		return nil
+	}
 
 	cfg := seismic.DefaultConfig()
 	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn

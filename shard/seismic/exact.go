@@ -78,7 +78,10 @@ func (e *Exact) Search(q Vector, k int, dst []topk.Item) []topk.Item {
 		ds, vs := e.docs[a:b], e.vals[a:b]
 		vs = vs[:len(ds)]
 		for i, d := range ds {
-			acc[d] += w * vs[i]
+			// The conversion rounds the product, so no platform fuses it
+			// into a multiply-add: shard/blockmax adds the same float32
+			// products in the same order and must agree bit for bit.
+			acc[d] += float32(w * vs[i])
 		}
 	}
 	h := s.heap
