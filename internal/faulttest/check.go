@@ -240,19 +240,27 @@ func compareHits(got, want []api.Hit) string {
 	return ""
 }
 
-// CheckSearch runs n strong searches, exact and through the indexes, and
-// compares them with the exact reference computed from docs (the final
-// state). Exact searches must equal the reference; indexed searches may miss
-// documents but every hit must be a live document with its true score.
+// CheckSearch runs n queries and compares their answers with the exact
+// reference computed from docs (the final state): an exact strong search
+// must equal the reference; searches through the indexes (one strong, three
+// eventual, so that the queue group spreads them over the replicas) may miss
+// documents, but every hit must be a live document with its true score.
+// Run it once the replicas have converged (CheckReplicas).
 func CheckSearch(ctx context.Context, c *Cluster, w Workload, docs map[string]api.Document, n int, seed uint64) []string {
 	r := rand.New(rand.NewPCG(seed, 7))
 	var out []string
+	type mode struct {
+		exact bool
+		level string
+	}
+	modes := []mode{{true, api.ConsistencyStrong}, {false, api.ConsistencyStrong},
+		{false, api.ConsistencyEventual}, {false, api.ConsistencyEventual}, {false, api.ConsistencyEventual}}
 	for qi := 0; qi < n && len(out) < 5; qi++ {
 		q := randSparse(r, int(w.MaxTerm), 12)
 		want := ExactTopK(docs, q, 10)
-		for _, exact := range []bool{true, false} {
-			req := api.SearchRequest{K: 10, Sparse: q, Consistency: &api.Consistency{Level: api.ConsistencyStrong}}
-			if exact {
+		for _, m := range modes {
+			req := api.SearchRequest{K: 10, Sparse: q, Consistency: &api.Consistency{Level: m.level}}
+			if m.exact {
 				req.Params = &api.SearchParams{Exact: true}
 			}
 			var sr api.SearchResponse
@@ -261,10 +269,10 @@ func CheckSearch(ctx context.Context, c *Cluster, w Workload, docs map[string]ap
 				return c.HTTP.Do("POST", "/v1/collections/"+w.Collection+"/search", req, &sr)
 			})
 			if st != 200 {
-				out = append(out, fmt.Sprintf("search %d (exact %v): %d %s", qi, exact, st, raw))
-				continue
+				out = append(out, fmt.Sprintf("search %d (exact %v, %s): %d %s", qi, m.exact, m.level, st, raw))
+				break
 			}
-			if exact {
+			if m.exact {
 				if why := compareHits(sr.Hits, want); why != "" {
 					out = append(out, fmt.Sprintf("exact search %d: %s", qi, why))
 				}
@@ -273,11 +281,11 @@ func CheckSearch(ctx context.Context, c *Cluster, w Workload, docs map[string]ap
 			for _, h := range sr.Hits {
 				d, ok := docs[h.ID]
 				if !ok {
-					out = append(out, fmt.Sprintf("search %d: hit %s is not a live document", qi, h.ID))
+					out = append(out, fmt.Sprintf("%s search %d: hit %s is not a live document", m.level, qi, h.ID))
 					break
 				}
 				if s := sparseDot(q, d.Sparse); !closeScore(h.Score, s) {
-					out = append(out, fmt.Sprintf("search %d: hit %s scored %.4f, true score %.4f", qi, h.ID, h.Score, s))
+					out = append(out, fmt.Sprintf("%s search %d: hit %s scored %.4f, true score %.4f", m.level, qi, h.ID, h.Score, s))
 					break
 				}
 			}

@@ -90,6 +90,33 @@ type Load struct {
 	Seed uint64
 
 	version atomic.Int64
+	mu      sync.Mutex
+	hold    bool
+	mix     *[3]float64
+}
+
+// Hold stops (true) or resumes (false) issuing operations; operations in
+// flight finish.
+func (l *Load) Hold(on bool) {
+	l.mu.Lock()
+	l.hold = on
+	l.mu.Unlock()
+}
+
+// SetMix changes the operation mix of a running load (see Mix).
+func (l *Load) SetMix(m [3]float64) {
+	l.mu.Lock()
+	l.mix = &m
+	l.mu.Unlock()
+}
+
+func (l *Load) state() (bool, [3]float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mix != nil {
+		return l.hold, *l.mix
+	}
+	return l.hold, l.Mix
 }
 
 // Run runs the workers until ctx is done or each did MaxOps operations.
@@ -131,9 +158,13 @@ func (l *Load) Run(ctx context.Context) {
 func (l *Load) NextVersion() int64 { return l.version.Add(1) }
 
 func (l *Load) step(ctx context.Context, client int, r *rand.Rand) {
+	hold, mix := l.state()
+	if hold {
+		return
+	}
 	x := r.Float64()
 	switch {
-	case x < l.Mix[0]:
+	case x < mix[0]:
 		n := 1 + r.IntN(l.Batch)
 		keys := map[string]bool{}
 		for len(keys) < min(n, l.W.Keys) {
@@ -149,9 +180,9 @@ func (l *Load) step(ctx context.Context, client int, r *rand.Rand) {
 			vs[i] = l.NextVersion()
 		}
 		Upsert(ctx, l.HTTP, l.H, client, l.W, ks, vs)
-	case x < l.Mix[0]+l.Mix[1]:
+	case x < mix[0]+mix[1]:
 		Delete(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)))
-	case x < l.Mix[0]+l.Mix[1]+l.Mix[2]:
+	case x < mix[0]+mix[1]+mix[2]:
 		Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), true)
 	default:
 		Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), false)

@@ -1,7 +1,15 @@
 package faulttest_test
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/shoal-search/shoal/coordinator"
 
 	"github.com/shoal-search/shoal/internal/faulttest"
 )
@@ -64,5 +72,343 @@ func scenarios() []scenario {
 				}
 			},
 		},
+		{
+			name:  "restart-all-after-strong-reads",
+			fault: "strong reads, then SIGKILL and restart of every node with no write; target: every key readable within 15 s",
+			needs: "h/readpath",
+			run: func(e *env) {
+				e.sleep(4 * time.Second)
+				e.load.SetMix([3]float64{0, 0, 1})
+				e.sleep(3 * time.Second)
+				e.load.Hold(true)
+				e.sleep(500 * time.Millisecond)
+				e.logf("SIGKILL every node")
+				for _, n := range e.c.Nodes {
+					n.Kill()
+				}
+				for _, n := range e.c.Nodes {
+					e.mustStart(n)
+				}
+				ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+				defer cancel()
+				if err := e.c.WaitNodes(ctx, len(e.c.Nodes)); err != nil {
+					e.failf("after the restart: %v", err)
+				}
+				up := time.Now()
+				e.logf("nodes registered again; reading every key, strong and eventual, without writing")
+				readAll(e, up, 15*time.Second)
+				e.load.SetMix(e.load.Mix)
+				e.load.Hold(false)
+				e.sleep(5 * time.Second)
+			},
+		},
+		{
+			name:  "node-lost-and-restart",
+			fault: "SIGKILL one node for good (data gone), SIGKILL and restart another; target: writes to every shard resume within 20 s",
+			needs: "h/readpath",
+			run: func(e *env) {
+				e.sleep(3 * time.Second)
+				lost, restarted := 2, 0
+				e.logf("SIGKILL n%d for good", lost+1)
+				e.c.Nodes[lost].Kill()
+				e.gone[lost] = true
+				_ = os.RemoveAll(e.c.NodeDir(lost))
+				e.sleep(3 * time.Second)
+				e.logf("SIGKILL and restart n%d", restarted+1)
+				e.c.Nodes[restarted].Kill()
+				e.sleep(time.Second)
+				e.mustStart(e.c.Nodes[restarted])
+				from := e.h.Now()
+				e.sleep(20 * time.Second)
+				writesResumed(e, from, 20*time.Second)
+				e.sleep(3 * time.Second)
+			},
+		},
+		{
+			name:  "coordinator-kill-mid-batch",
+			fault: "SIGKILL the coordinator while batches of up to 8 documents are in flight, restart it 2 s later (twice)",
+			load: func(l *faulttest.Load) {
+				l.Batch = 8
+				l.Workers = 6
+				l.Mix = [3]float64{0.7, 0.05, 0.15}
+			},
+			run: func(e *env) {
+				for round := 0; round < 2; round++ {
+					e.sleep(3 * time.Second)
+					e.logf("SIGKILL the coordinator")
+					e.c.Coord.Kill()
+					e.sleep(2 * time.Second)
+					e.mustStart(e.c.Coord)
+				}
+				e.sleep(5 * time.Second)
+			},
+		},
+		{
+			name:  "infra-restart",
+			fault: "SIGKILL the shoal infra process (etcd and NATS) under load, restart it on its data 3 s later",
+			run: func(e *env) {
+				e.sleep(3 * time.Second)
+				e.logf("SIGKILL infra")
+				e.c.Infra.Kill()
+				e.sleep(3 * time.Second)
+				e.mustStart(e.c.Infra)
+				ctx, cancel := context.WithTimeout(e.ctx, 40*time.Second)
+				defer cancel()
+				if err := e.c.WaitNodes(ctx, len(e.c.Nodes)); err != nil {
+					e.failf("after the infra restart: %v", err)
+				}
+				e.sleep(8 * time.Second)
+			},
+		},
+		{
+			name:  "disk-full",
+			fault: "n3's data on a 48 MiB tmpfs, filled for 10 s under load, then freed; target: n3 leads no shard while full",
+			needs: "h/hardening",
+			setup: func(e *env, cfg *faulttest.Config) {
+				dir := filepath.Join(e.dir, "n3-tmpfs")
+				if err := faulttest.MountTmpfs(dir, 48<<20); err != nil {
+					e.t.Skipf("disk-full needs root to mount a tmpfs: %v", err)
+				}
+				e.t.Cleanup(func() { _ = faulttest.Unmount(dir) })
+				cfg.NodeDir = func(i int) string {
+					if i == 2 {
+						return dir
+					}
+					return filepath.Join(e.dir, fmt.Sprintf("n%d", i+1))
+				}
+			},
+			run: func(e *env) {
+				e.sleep(3 * time.Second)
+				filler := filepath.Join(e.c.NodeDir(2), "filler")
+				n, err := faulttest.FillDisk(filler)
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				e.logf("n3's disk full (%d bytes of filler)", n)
+				full := time.Now()
+				led := 0
+				for time.Since(full) < 10*time.Second && e.ctx.Err() == nil {
+					if time.Since(full) > 3*time.Second {
+						for s := 0; s < e.w.Shards; s++ {
+							if l, err := e.c.Leader(e.w.Collection, s); err == nil && l == 2 {
+								led++
+							}
+						}
+					}
+					e.sleep(500 * time.Millisecond)
+				}
+				_ = os.Remove(filler)
+				e.logf("n3's disk freed")
+				if led > 0 {
+					e.failf("disk full: n3 led a shard in %d samples taken 3-10 s into the full period", led)
+				}
+				e.sleep(6 * time.Second)
+			},
+		},
+		{
+			name:  "raft-partition",
+			fault: "cut the raft traffic of shard 0's leader (iptables on its raft port and uid) for 10 s under load, then heal",
+			setup: func(e *env, cfg *faulttest.Config) {
+				fw, err := faulttest.NewFirewall()
+				if err != nil {
+					e.t.Skipf("raft-partition needs root and iptables: %v", err)
+				}
+				e.t.Cleanup(func() { _ = fw.Close() })
+				e.fw = fw
+				root, err := os.MkdirTemp("", "shoal-faulttest-part-")
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				_ = os.Chmod(root, 0o755)
+				e.t.Cleanup(func() { os.RemoveAll(root) })
+				cfg.NodeUID = func(i int) int { return 61001 + i }
+				cfg.NodeDir = func(i int) string { return filepath.Join(root, fmt.Sprintf("n%d", i+1)) }
+			},
+			run: func(e *env) {
+				e.sleep(3 * time.Second)
+				l := e.leader(0)
+				var peers []int
+				for i := range e.c.Nodes {
+					if i != l {
+						peers = append(peers, e.c.RaftPort(i))
+					}
+				}
+				e.logf("partition n%d (raft only)", l+1)
+				if err := e.fw.IsolateRaft(e.c.RaftPort(l), 61001+l, peers); err != nil {
+					e.t.Fatal(err)
+				}
+				e.sleep(10 * time.Second)
+				if nl, err := e.c.Leader(e.w.Collection, 0); err != nil || nl == l {
+					e.failf("partition: shard 0 has no new leader on the majority side after 10 s (leader n%d, %v)", nl+1, err)
+				}
+				if err := e.fw.Heal(); err != nil {
+					e.t.Fatal(err)
+				}
+				e.logf("healed")
+				e.sleep(6 * time.Second)
+			},
+		},
+		{
+			name:     "corrupt-segment",
+			fault:    "SIGKILL a node, overwrite values in its sealed segments' Seismic files, restart; target: never served (searches through the indexes on every replica score true)",
+			needs:    "h/integrity",
+			static:   600,
+			seal:     true,
+			shards:   1,
+			sealDocs: 100000,
+			run: func(e *env) {
+				e.sleep(2 * time.Second)
+				l := e.leader(0)
+				f := (l + 1) % len(e.c.Nodes)
+				e.logf("SIGKILL n%d, corrupt its .sparse files", f+1)
+				e.c.Nodes[f].Kill()
+				files := faulttest.Glob(e.c.NodeDir(f), "seg-*.sparse")
+				if len(files) == 0 {
+					e.t.Fatalf("no seg-*.sparse under %s", e.c.NodeDir(f))
+				}
+				for _, p := range files {
+					if err := faulttest.CorruptValues(p, 0.55, 0.75, 494); err != nil {
+						e.t.Fatal(err)
+					}
+				}
+				e.mustStart(e.c.Nodes[f])
+				e.sleep(8 * time.Second)
+			},
+		},
+		{
+			name:  "corrupt-raft-store",
+			fault: "SIGKILL a node, overwrite 6 pages of one group's raft.db, restart; target: that group quarantined and re-synced, the node keeps serving",
+			needs: "h/integrity",
+			run: func(e *env) {
+				e.sleep(3 * time.Second)
+				l := e.leader(0)
+				f := (l + 1) % len(e.c.Nodes)
+				e.c.Nodes[f].Kill()
+				dbs := faulttest.Glob(e.c.NodeDir(f), "raft.db")
+				if len(dbs) == 0 {
+					e.t.Fatalf("no raft.db under %s", e.c.NodeDir(f))
+				}
+				e.logf("SIGKILL n%d, corrupt %s", f+1, dbs[0])
+				if err := faulttest.CorruptPages(dbs[0], 6, e.seed); err != nil {
+					e.t.Fatal(err)
+				}
+				e.mustStart(e.c.Nodes[f])
+				e.sleep(10 * time.Second)
+			},
+		},
+		{
+			name:  "random-schedule",
+			fault: "seeded random schedule for 30 s: kills, 2-6 s pauses and restarts of nodes, leaders and the coordinator, at most one node down",
+			run:   randomSchedule,
+		},
 	}
+}
+
+// readAll reads every key, strong and eventual, concurrently and without
+// writing, retrying until each answers; it fails the scenario for a key not
+// answered within limit of up.
+func readAll(e *env, up time.Time, limit time.Duration) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var worst time.Duration
+	late := 0
+	for i := 0; i < e.w.Keys; i++ {
+		for _, strong := range []bool{true, false} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					if _, ok := faulttest.Read(e.ctx, e.c.HTTP, e.h, 2000+i, e.w, e.w.Key(i), strong); ok {
+						mu.Lock()
+						worst = max(worst, time.Since(up))
+						if time.Since(up) > limit {
+							late++
+						}
+						mu.Unlock()
+						return
+					}
+					if time.Since(up) > limit+15*time.Second || e.ctx.Err() != nil {
+						mu.Lock()
+						late++
+						worst = max(worst, time.Since(up))
+						mu.Unlock()
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	e.logf("every key read after the restart; slowest %v", worst.Round(time.Millisecond))
+	if late > 0 {
+		e.failf("after the restart: %d of %d reads (strong and eventual, no write) did not answer within %v (slowest %v)", late, 2*e.w.Keys, limit, worst.Round(time.Millisecond))
+	}
+}
+
+// writesResumed fails the scenario unless every shard acknowledged a write
+// called between from and from+limit.
+func writesResumed(e *env, from int64, limit time.Duration) {
+	ok := make([]bool, e.w.Shards)
+	for _, op := range e.h.Ops() {
+		if op.Kind == faulttest.OpWrite && op.Outcome == faulttest.Acked && op.Call >= from && op.Return <= from+int64(limit) {
+			ok[coordinator.ShardOf(op.Key, e.w.Shards)] = true
+		}
+	}
+	for s, b := range ok {
+		if !b {
+			e.failf("shard %d acknowledged no write within %v of the restart", s, limit)
+		}
+	}
+}
+
+// randomSchedule injects a seeded random sequence of faults for 30 s,
+// keeping at most one node unavailable, then heals everything.
+func randomSchedule(e *env) {
+	r := rand.New(rand.NewPCG(e.seed, 99))
+	e.logf("random schedule, seed %d (rerun with SHOAL_FAULT_SEED=%d)", e.seed, e.seed)
+	down := -1
+	end := time.Now().Add(30 * time.Second)
+	e.sleep(2 * time.Second)
+	for time.Now().Before(end) && e.ctx.Err() == nil {
+		switch a := r.IntN(5); {
+		case down >= 0 && a < 2:
+			e.logf("schedule: restart n%d", down+1)
+			e.mustStart(e.c.Nodes[down])
+			down = -1
+		case down < 0 && a == 0:
+			down = r.IntN(len(e.c.Nodes))
+			e.logf("schedule: SIGKILL n%d", down+1)
+			e.c.Nodes[down].Kill()
+		case down < 0 && a == 1:
+			s := r.IntN(e.w.Shards)
+			down = e.leader(s)
+			e.logf("schedule: SIGKILL n%d (leader of shard %d)", down+1, s)
+			e.c.Nodes[down].Kill()
+		case down < 0 && a == 2:
+			n := r.IntN(len(e.c.Nodes))
+			d := time.Duration(2000+r.IntN(4000)) * time.Millisecond
+			e.logf("schedule: SIGSTOP n%d for %v", n+1, d)
+			if err := e.c.Nodes[n].Stop(); err != nil {
+				e.t.Fatal(err)
+			}
+			e.sleep(d)
+			if err := e.c.Nodes[n].Cont(); err != nil {
+				e.t.Fatal(err)
+			}
+		case a == 3:
+			e.logf("schedule: SIGKILL the coordinator, restart 1 s later")
+			e.c.Coord.Kill()
+			e.sleep(time.Second)
+			e.mustStart(e.c.Coord)
+		default:
+			e.logf("schedule: nothing")
+		}
+		e.sleep(time.Duration(2000+r.IntN(2000)) * time.Millisecond)
+	}
+	if down >= 0 {
+		e.logf("schedule: restart n%d", down+1)
+		e.mustStart(e.c.Nodes[down])
+	}
+	e.sleep(6 * time.Second)
 }

@@ -104,6 +104,8 @@ type env struct {
 	load *faulttest.Load
 	dir  string
 	seed uint64
+	// fw cuts raft traffic (raft-partition only).
+	fw *faulttest.Firewall
 	// gone holds the nodes lost for good.
 	gone map[int]bool
 
@@ -208,7 +210,7 @@ func runScenario(t *testing.T, sc scenario) {
 		c.Close()
 		if t.Failed() {
 			for _, p := range append([]*faulttest.Proc{c.Infra, c.Coord}, c.Nodes...) {
-				t.Logf("---- log of %s (tail)\n%s", p.Name, p.LogTail(6000))
+				t.Logf("---- log of %s (tail)\n%s", p.Name, p.LogTail(3000))
 			}
 		}
 	})
@@ -362,6 +364,11 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		// keep it in the reference: it was acknowledged
 		docs[k] = e.w.Doc(k, 1)
 	}
+	for i, n := range e.c.Nodes {
+		if !e.gone[i] && !n.Running() {
+			e.failf("node n%d is not running at the end (crashed?)", i+1)
+		}
+	}
 	lost := faulttest.LostWrites(e.h.Ops(), final)
 	if missing > 0 {
 		lost = append(lost, fmt.Sprintf("%d acknowledged static documents missing", missing))
@@ -390,13 +397,6 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		}
 		e.failf("eventual read: %s", b)
 	}
-	res.Search = "ok"
-	if errs := faulttest.CheckSearch(cctx, e.c, e.w, docs, 10, e.seed); len(errs) > 0 {
-		res.Search = errs[0]
-		for _, s := range errs {
-			e.failf("search: %s", s)
-		}
-	}
 	res.Replicas = "ok"
 	rctx, rcancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer rcancel()
@@ -404,6 +404,15 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		res.Replicas = diffs[0]
 		for _, d := range diffs {
 			e.failf("replicas: %s", d)
+		}
+	}
+	res.Search = "ok"
+	sctx, scancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer scancel()
+	if errs := faulttest.CheckSearch(sctx, e.c, e.w, docs, 10, e.seed); len(errs) > 0 {
+		res.Search = errs[0]
+		for _, s := range errs {
+			e.failf("search: %s", s)
 		}
 	}
 }
