@@ -266,7 +266,7 @@ func CheckSearch(ctx context.Context, c *Cluster, w Workload, docs map[string]ap
 			var sr api.SearchResponse
 			st, raw := retry(ctx, func() (int, []byte) {
 				sr = api.SearchResponse{}
-				return c.HTTP.Do("POST", "/v1/collections/"+w.Collection+"/search", req, &sr)
+				return c.HTTP.Do(ctx, "POST", "/v1/collections/"+w.Collection+"/search", req, &sr)
 			})
 			if st != 200 {
 				out = append(out, fmt.Sprintf("search %d (exact %v, %s): %d %s", qi, m.exact, m.level, st, raw))

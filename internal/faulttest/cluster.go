@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/shoal-search/shoal/api"
-	"github.com/shoal-search/shoal/internal/clustertest"
 	"github.com/shoal-search/shoal/internal/embedded"
 )
 
@@ -62,7 +60,7 @@ type Cluster struct {
 	Nodes []*Proc
 	Coord *Proc
 	// HTTP talks to the coordinator.
-	HTTP clustertest.HTTP
+	HTTP API
 }
 
 // Proc is one process of the cluster, restartable with the same arguments.
@@ -94,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, base: base}
-	c.HTTP = clustertest.HTTP{URL: "http://" + c.addr(0), Client: &http.Client{Timeout: 30 * time.Second}}
+	c.HTTP = NewAPI("http://"+c.addr(0), 25*time.Second)
 	c.Infra = c.newProc("infra", -1, "infra", "--data", filepath.Join(cfg.Dir, "infra"),
 		"--etcd", c.addr(1), "--etcd-peer", c.addr(2), "--nats", c.addr(3), "--log-level", "warn")
 	ext := []string{"--etcd", "http://" + c.addr(1), "--nats", "nats://" + c.addr(3), "--log-level", "warn"}
@@ -333,7 +331,9 @@ func waitPort(ctx context.Context, addr string) error {
 // Status returns GET /v1/cluster.
 func (c *Cluster) Status() (api.ClusterStatus, error) {
 	var cl api.ClusterStatus
-	st, raw := c.HTTP.Do("GET", "/v1/cluster", nil, &cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, raw := c.HTTP.Do(ctx, "GET", "/v1/cluster", nil, &cl)
 	if st != 200 {
 		return cl, fmt.Errorf("GET /v1/cluster: %d %s", st, raw)
 	}
@@ -411,6 +411,48 @@ func (c *Cluster) WaitLeaders(ctx context.Context, collection string, shards int
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("collection %s: not every shard has a live leader", collection)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WaitReplicas waits until every replica of the collection on the nodes
+// named in live answers the status request without an error (after a
+// restart: the new processes have opened their replicas).
+func (c *Cluster) WaitReplicas(ctx context.Context, collection string, live []string) error {
+	var last string
+	for {
+		cl, err := c.Status()
+		if err == nil {
+			answering := map[string]int{}
+			shards := 0
+			for _, sh := range cl.Shards {
+				if sh.Collection != collection {
+					continue
+				}
+				shards++
+				for _, r := range sh.Replicas {
+					if r.Error == "" && r.Role != "" && r.Role != "unknown" {
+						answering[r.Node]++
+					}
+				}
+			}
+			ok := shards > 0
+			for _, n := range live {
+				if answering[n] != shards {
+					ok = false
+					last = fmt.Sprintf("%s answers for %d of %d shards", n, answering[n], shards)
+				}
+			}
+			if ok {
+				return nil
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replicas not answering: %s", last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/shoal-search/shoal/api"
-	"github.com/shoal-search/shoal/internal/clustertest"
 )
 
 // Workload is the data of the suite: a collection of hot keys whose
@@ -71,7 +70,7 @@ func randSparse(r *rand.Rand, maxTerm, nnz int) *api.SparseVector {
 // Load drives a bounded mix of writes and reads against the coordinator and
 // records every one in H.
 type Load struct {
-	HTTP clustertest.HTTP
+	HTTP API
 	W    Workload
 	H    *History
 	// Workers is the number of concurrent clients; default 4.
@@ -205,13 +204,13 @@ func writeOutcome(status int, raw []byte) string {
 
 // Upsert writes versions vs of keys in one request and records one op per
 // key.
-func Upsert(ctx context.Context, h clustertest.HTTP, hist *History, client int, w Workload, keys []string, vs []int64) int {
+func Upsert(ctx context.Context, h API, hist *History, client int, w Workload, keys []string, vs []int64) int {
 	docs := make([]api.Document, len(keys))
 	for i := range keys {
 		docs[i] = w.Doc(keys[i], vs[i])
 	}
 	call := hist.Now()
-	st, raw := h.Do("POST", "/v1/collections/"+w.Collection+"/documents", api.UpsertRequest{Documents: docs}, nil)
+	st, raw := h.Do(ctx, "POST", "/v1/collections/"+w.Collection+"/documents", api.UpsertRequest{Documents: docs}, nil)
 	ret := hist.Now()
 	out := writeOutcome(st, raw)
 	for i := range keys {
@@ -221,9 +220,9 @@ func Upsert(ctx context.Context, h clustertest.HTTP, hist *History, client int, 
 }
 
 // Delete deletes key and records it.
-func Delete(ctx context.Context, h clustertest.HTTP, hist *History, client int, w Workload, key string) int {
+func Delete(ctx context.Context, h API, hist *History, client int, w Workload, key string) int {
 	call := hist.Now()
-	st, raw := h.Do("DELETE", "/v1/collections/"+w.Collection+"/documents/"+url.PathEscape(key), nil, nil)
+	st, raw := h.Do(ctx, "DELETE", "/v1/collections/"+w.Collection+"/documents/"+url.PathEscape(key), nil, nil)
 	ret := hist.Now()
 	hist.Add(Op{Client: client, Kind: OpDelete, Key: key, Call: call, Return: ret, Outcome: writeOutcome(st, raw), Status: st})
 	return st
@@ -231,13 +230,13 @@ func Delete(ctx context.Context, h clustertest.HTTP, hist *History, client int, 
 
 // ReadValue reads key's version: found reports whether the read answered
 // (200 or 404).
-func ReadValue(h clustertest.HTTP, w Workload, key string, strong bool) (v int64, status int, found bool) {
+func ReadValue(ctx context.Context, h API, w Workload, key string, strong bool) (v int64, status int, found bool) {
 	path := "/v1/collections/" + w.Collection + "/documents/" + url.PathEscape(key)
 	if strong {
 		path += "?consistency=strong"
 	}
 	var doc api.Document
-	st, _ := h.Do("GET", path, nil, &doc)
+	st, _ := h.Do(ctx, "GET", path, nil, &doc)
 	switch st {
 	case http.StatusOK:
 		f, _ := doc.Attributes["v"].(float64)
@@ -249,9 +248,9 @@ func ReadValue(h clustertest.HTTP, w Workload, key string, strong bool) (v int64
 }
 
 // Read reads key and records the read when it answered.
-func Read(ctx context.Context, h clustertest.HTTP, hist *History, client int, w Workload, key string, strong bool) (int64, bool) {
+func Read(ctx context.Context, h API, hist *History, client int, w Workload, key string, strong bool) (int64, bool) {
 	call := hist.Now()
-	v, st, ok := ReadValue(h, w, key, strong)
+	v, st, ok := ReadValue(ctx, h, w, key, strong)
 	ret := hist.Now()
 	if !ok {
 		hist.ReadFailed()

@@ -91,11 +91,11 @@ func scenarios() []scenario {
 				}
 				ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 				defer cancel()
-				if err := e.c.WaitNodes(ctx, len(e.c.Nodes)); err != nil {
+				if err := e.c.WaitReplicas(ctx, e.w.Collection, e.liveNames()); err != nil {
 					e.failf("after the restart: %v", err)
 				}
 				up := time.Now()
-				e.logf("nodes registered again; reading every key, strong and eventual, without writing")
+				e.logf("every replica answers again; reading every key, strong and eventual, without writing")
 				readAll(e, up, 15*time.Second)
 				e.load.SetMix(e.load.Mix)
 				e.load.Hold(false)

@@ -214,7 +214,7 @@ func runScenario(t *testing.T, sc scenario) {
 			}
 		}
 	})
-	if st, raw := c.HTTP.Do("POST", "/v1/collections", e.w.Spec(), nil); st != 201 {
+	if st, raw := c.HTTP.Do(ctx, "POST", "/v1/collections", e.w.Spec(), nil); st != 201 {
 		t.Fatalf("create collection: %d %s", st, raw)
 	}
 	lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -272,7 +272,7 @@ func preload(e *env, sc scenario) {
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			st, raw := e.c.HTTP.Do("POST", "/v1/collections/"+e.w.Collection+"/documents", api.UpsertRequest{Documents: docs}, nil)
+			st, raw := e.c.HTTP.Do(e.ctx, "POST", "/v1/collections/"+e.w.Collection+"/documents", api.UpsertRequest{Documents: docs}, nil)
 			if st == 200 {
 				break
 			}
@@ -285,7 +285,7 @@ func preload(e *env, sc scenario) {
 	if !sc.seal {
 		return
 	}
-	if st, raw := e.c.HTTP.Do("POST", "/v1/collections/"+e.w.Collection+"/seal", nil, nil); st != 200 {
+	if st, raw := e.c.HTTP.Do(e.ctx, "POST", "/v1/collections/"+e.w.Collection+"/seal", nil, nil); st != 200 {
 		e.t.Fatalf("seal: %d %s", st, raw)
 	}
 	waitSegments(e, 60*time.Second)
@@ -322,14 +322,14 @@ func waitSegments(e *env, d time.Duration) {
 
 // finalChecks reads the final state and runs the checker.
 func finalChecks(e *env, sc scenario, res *faulttest.Result) {
-	cctx, cancel := context.WithTimeout(e.ctx, 45*time.Second)
+	cctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
 	final := map[string]int64{}
 	docs := map[string]api.Document{}
 	unread := 0
 	for i := 0; i < e.w.Keys; i++ {
 		k := e.w.Key(i)
-		for {
+		for cctx.Err() == nil {
 			v, ok := faulttest.Read(cctx, e.c.HTTP, e.h, 1000, e.w, k, true)
 			if ok {
 				final[k] = v
@@ -338,31 +338,27 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 				}
 				break
 			}
-			if cctx.Err() != nil {
-				unread++
-				break
-			}
 			time.Sleep(200 * time.Millisecond)
 		}
-	}
-	if unread > 0 {
-		e.failf("final state: %d of %d keys unreadable (strong GET) within 45 s", unread, e.w.Keys)
-	}
-	missing := 0
-	for i := 0; i < sc.static; i++ {
-		k := e.w.StaticKey(i)
-		v, _, ok := faulttest.ReadValue(e.c.HTTP, e.w, k, true)
-		if ok && v == 1 {
-			docs[k] = e.w.Doc(k, 1)
-			continue
-		}
-		if ok {
-			missing++
-		} else {
+		if _, ok := final[k]; !ok {
 			unread++
 		}
+	}
+	missing, sunread := 0, 0
+	for i := 0; i < sc.static; i++ {
+		k := e.w.StaticKey(i)
 		// keep it in the reference: it was acknowledged
 		docs[k] = e.w.Doc(k, 1)
+		v, _, ok := faulttest.ReadValue(cctx, e.c.HTTP, e.w, k, true)
+		switch {
+		case !ok:
+			sunread++
+		case v != 1:
+			missing++
+		}
+	}
+	if unread > 0 || sunread > 0 {
+		e.failf("final state: %d of %d keys and %d of %d static documents unreadable (strong GET) within 30 s", unread, e.w.Keys, sunread, sc.static)
 	}
 	for i, n := range e.c.Nodes {
 		if !e.gone[i] && !n.Running() {
@@ -384,7 +380,7 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		}
 		e.failf("lost: %s", l)
 	}
-	lin := faulttest.Linearizable(e.h.Ops(), 30*time.Second)
+	lin := faulttest.Linearizable(e.h.Ops(), 20*time.Second)
 	res.Linearizable = string(lin)
 	if lin == "Illegal" {
 		e.failf("strong reads and writes are not linearizable (porcupine)")
@@ -398,7 +394,7 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		e.failf("eventual read: %s", b)
 	}
 	res.Replicas = "ok"
-	rctx, rcancel := context.WithTimeout(e.ctx, 30*time.Second)
+	rctx, rcancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer rcancel()
 	if diffs := faulttest.CheckReplicas(rctx, e.c, e.w, docs, e.liveNames()); len(diffs) > 0 {
 		res.Replicas = diffs[0]
@@ -407,7 +403,7 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		}
 	}
 	res.Search = "ok"
-	sctx, scancel := context.WithTimeout(e.ctx, 30*time.Second)
+	sctx, scancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer scancel()
 	if errs := faulttest.CheckSearch(sctx, e.c, e.w, docs, 10, e.seed); len(errs) > 0 {
 		res.Search = errs[0]
