@@ -312,15 +312,19 @@ func retry(ctx context.Context, do func() (int, []byte)) (int, []byte) {
 // CheckReplicas waits (until ctx ends) for every replica of the collection
 // on the running nodes to hold the reference's document count for its shard
 // and the same sealed segments as its peers, and returns what still differs.
-// live lists the running nodes ("n1", ...); docs is the final state.
+// live lists the running nodes ("n1", ...); docs is the final state, or nil
+// when it could not be read: then replicas are only compared with each
+// other.
 func CheckReplicas(ctx context.Context, c *Cluster, w Workload, docs map[string]api.Document, live []string) []string {
 	want := make([]int, w.Shards)
 	for id := range docs {
 		want[coordinator.ShardOf(id, w.Shards)]++
 	}
+	peerDocs := map[int]int{}
 	var diffs []string
 	for {
 		diffs = diffs[:0]
+		clear(peerDocs)
 		cl, err := c.Status()
 		if err != nil {
 			diffs = append(diffs, err.Error())
@@ -346,9 +350,13 @@ func CheckReplicas(ctx context.Context, c *Cluster, w Workload, docs map[string]
 					diffs = append(diffs, fmt.Sprintf("shard %d on %s: %s", sh.Shard, n, rep.Error))
 					continue
 				}
-				if rep.Documents != want[sh.Shard] {
+				if docs != nil && rep.Documents != want[sh.Shard] {
 					diffs = append(diffs, fmt.Sprintf("shard %d on %s: %d documents, reference %d", sh.Shard, n, rep.Documents, want[sh.Shard]))
 				}
+				if d, ok := peerDocs[sh.Shard]; docs == nil && ok && d != rep.Documents {
+					diffs = append(diffs, fmt.Sprintf("shard %d on %s: %d documents, a peer has %d", sh.Shard, n, rep.Documents, d))
+				}
+				peerDocs[sh.Shard] = rep.Documents
 				sig := segSignature(rep.Segments)
 				if sig0 == "" {
 					sig0 = sig

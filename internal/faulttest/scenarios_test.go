@@ -162,35 +162,33 @@ func scenarios() []scenario {
 		},
 		{
 			name:  "disk-full",
-			fault: "n3's data on a 48 MiB tmpfs, filled for 10 s under load, then freed; target: n3 leads no shard while full",
+			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load, then freed; target: that node leads no shard from 3 s into the full period",
 			needs: "h/hardening",
 			setup: func(e *env, cfg *faulttest.Config) {
-				dir := filepath.Join(e.dir, "n3-tmpfs")
-				if err := faulttest.MountTmpfs(dir, 48<<20); err != nil {
-					e.t.Skipf("disk-full needs root to mount a tmpfs: %v", err)
-				}
-				e.t.Cleanup(func() { _ = faulttest.Unmount(dir) })
-				cfg.NodeDir = func(i int) string {
-					if i == 2 {
-						return dir
+				for i := 0; i < 3; i++ {
+					dir := filepath.Join(e.dir, fmt.Sprintf("n%d-tmpfs", i+1))
+					if err := faulttest.MountTmpfs(dir, 48<<20); err != nil {
+						e.t.Skipf("disk-full needs root to mount a tmpfs: %v", err)
 					}
-					return filepath.Join(e.dir, fmt.Sprintf("n%d", i+1))
+					e.t.Cleanup(func() { _ = faulttest.Unmount(dir) })
 				}
+				cfg.NodeDir = func(i int) string { return filepath.Join(e.dir, fmt.Sprintf("n%d-tmpfs", i+1)) }
 			},
 			run: func(e *env) {
 				e.sleep(3 * time.Second)
-				filler := filepath.Join(e.c.NodeDir(2), "filler")
+				l := e.leader(0)
+				filler := filepath.Join(e.c.NodeDir(l), "filler")
 				n, err := faulttest.FillDisk(filler)
 				if err != nil {
 					e.t.Fatal(err)
 				}
-				e.logf("n3's disk full (%d bytes of filler)", n)
+				e.logf("n%d's disk full (%d bytes of filler)", l+1, n)
 				full := time.Now()
 				led := 0
 				for time.Since(full) < 10*time.Second && e.ctx.Err() == nil {
 					if time.Since(full) > 3*time.Second {
 						for s := 0; s < e.w.Shards; s++ {
-							if l, err := e.c.Leader(e.w.Collection, s); err == nil && l == 2 {
+							if nl, err := e.c.Leader(e.w.Collection, s); err == nil && nl == l {
 								led++
 							}
 						}
@@ -198,9 +196,9 @@ func scenarios() []scenario {
 					e.sleep(500 * time.Millisecond)
 				}
 				_ = os.Remove(filler)
-				e.logf("n3's disk freed")
+				e.logf("n%d's disk freed", l+1)
 				if led > 0 {
-					e.failf("disk full: n3 led a shard in %d samples taken 3-10 s into the full period", led)
+					e.failf("disk full: n%d led a shard in %d samples taken 3-10 s into the full period", l+1, led)
 				}
 				e.sleep(6 * time.Second)
 			},
