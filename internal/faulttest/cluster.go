@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -456,4 +457,44 @@ func (c *Cluster) WaitReplicas(ctx context.Context, collection string, live []st
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// WaitNodeGone waits until node id is no longer registered alive (its
+// lease expired).
+func (c *Cluster) WaitNodeGone(ctx context.Context, id string) error {
+	for {
+		cl, err := c.Status()
+		if err == nil {
+			alive := false
+			for _, n := range cl.Nodes {
+				if n.ID == id && n.Alive {
+					alive = true
+				}
+			}
+			if !alive {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s still registered", id)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// LogCount returns how many lines of the process's log (all runs) contain
+// substr.
+func (p *Proc) LogCount(substr string) int {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
 }

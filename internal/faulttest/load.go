@@ -27,6 +27,8 @@ type Workload struct {
 	Keys int
 	// MaxTerm bounds the sparse vectors' term ids.
 	MaxTerm uint32
+	// NNZ is the number of terms of a document's vector; default 8.
+	NNZ int
 }
 
 // Spec returns the collection's schema.
@@ -46,7 +48,11 @@ func (w Workload) Doc(key string, v int64) api.Document {
 	h := fnv.New64a()
 	h.Write([]byte(key))
 	r := rand.New(rand.NewPCG(h.Sum64(), uint64(v)))
-	return api.Document{ID: key, Sparse: randSparse(r, int(w.MaxTerm), 8), Attributes: map[string]any{"v": v}}
+	nnz := w.NNZ
+	if nnz == 0 {
+		nnz = 8
+	}
+	return api.Document{ID: key, Sparse: randSparse(r, int(w.MaxTerm), nnz), Attributes: map[string]any{"v": v}}
 }
 
 // randSparse returns a sparse vector of nnz distinct terms below maxTerm
@@ -142,10 +148,14 @@ func (l *Load) Run(ctx context.Context) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(l.Seed, uint64(w)))
 			for i := 0; i < l.MaxOps && ctx.Err() == nil; i++ {
-				l.step(ctx, w, r)
+				pause := l.Pause
+				if st := l.step(ctx, w, r); st == 0 {
+					// no answer: do not spin while the coordinator is down
+					pause = 200 * time.Millisecond
+				}
 				select {
 				case <-ctx.Done():
-				case <-time.After(l.Pause):
+				case <-time.After(pause):
 				}
 			}
 		}()
@@ -156,10 +166,11 @@ func (l *Load) Run(ctx context.Context) {
 // NextVersion returns a version never used before by this load.
 func (l *Load) NextVersion() int64 { return l.version.Add(1) }
 
-func (l *Load) step(ctx context.Context, client int, r *rand.Rand) {
+// step runs one operation and returns its HTTP status (0: no answer).
+func (l *Load) step(ctx context.Context, client int, r *rand.Rand) int {
 	hold, mix := l.state()
 	if hold {
-		return
+		return -1
 	}
 	x := r.Float64()
 	switch {
@@ -178,13 +189,15 @@ func (l *Load) step(ctx context.Context, client int, r *rand.Rand) {
 		for i := range ks {
 			vs[i] = l.NextVersion()
 		}
-		Upsert(ctx, l.HTTP, l.H, client, l.W, ks, vs)
+		return Upsert(ctx, l.HTTP, l.H, client, l.W, ks, vs)
 	case x < mix[0]+mix[1]:
-		Delete(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)))
+		return Delete(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)))
 	case x < mix[0]+mix[1]+mix[2]:
-		Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), true)
+		_, st := Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), true)
+		return st
 	default:
-		Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), false)
+		_, st := Read(ctx, l.HTTP, l.H, client, l.W, l.W.Key(r.IntN(l.W.Keys)), false)
+		return st
 	}
 }
 
@@ -247,19 +260,26 @@ func ReadValue(ctx context.Context, h API, w Workload, key string, strong bool) 
 	return 0, st, false
 }
 
-// Read reads key and records the read when it answered.
-func Read(ctx context.Context, h API, hist *History, client int, w Workload, key string, strong bool) (int64, bool) {
+// Read reads key and records the read when it answered (200 or 404); it
+// returns the version read and the HTTP status (0: no answer).
+func Read(ctx context.Context, h API, hist *History, client int, w Workload, key string, strong bool) (int64, int) {
 	call := hist.Now()
 	v, st, ok := ReadValue(ctx, h, w, key, strong)
 	ret := hist.Now()
 	if !ok {
 		hist.ReadFailed()
-		return 0, false
+		return 0, st
 	}
 	kind := OpEventualRead
 	if strong {
 		kind = OpStrongRead
 	}
 	hist.Add(Op{Client: client, Kind: kind, Key: key, Value: v, Call: call, Return: ret, Outcome: Acked, Status: st})
-	return v, true
+	return v, st
+}
+
+// Answered reports whether a read's status carries a value (200, or 404 for
+// absent).
+func Answered(status int) bool {
+	return status == http.StatusOK || status == http.StatusNotFound
 }

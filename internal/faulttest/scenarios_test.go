@@ -99,12 +99,20 @@ func scenarios() []scenario {
 				readAll(e, up, 15*time.Second)
 				e.load.SetMix(e.load.Mix)
 				e.load.Hold(false)
+				from := e.h.Now()
 				e.sleep(5 * time.Second)
+				acked := 0
+				for _, op := range e.h.Ops() {
+					if op.Kind == faulttest.OpWrite && op.Call >= from && op.Outcome == faulttest.Acked {
+						acked++
+					}
+				}
+				e.logf("%d writes acknowledged in the 5 s of load after the reads", acked)
 			},
 		},
 		{
 			name:  "node-lost-and-restart",
-			fault: "SIGKILL one node for good (data gone), SIGKILL and restart another; target: writes to every shard resume within 20 s",
+			fault: "SIGKILL one node for good (data gone); once its registration expired, SIGKILL and restart another; target: writes to every shard resume within 20 s",
 			needs: "h/readpath",
 			run: func(e *env) {
 				e.sleep(3 * time.Second)
@@ -113,8 +121,12 @@ func scenarios() []scenario {
 				e.c.Nodes[lost].Kill()
 				e.gone[lost] = true
 				_ = os.RemoveAll(e.c.NodeDir(lost))
-				e.sleep(3 * time.Second)
-				e.logf("SIGKILL and restart n%d", restarted+1)
+				ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+				defer cancel()
+				if err := e.c.WaitNodeGone(ctx, fmt.Sprintf("n%d", lost+1)); err != nil {
+					e.t.Fatal(err)
+				}
+				e.logf("n%d's registration expired; SIGKILL and restart n%d", lost+1, restarted+1)
 				e.c.Nodes[restarted].Kill()
 				e.sleep(time.Second)
 				e.mustStart(e.c.Nodes[restarted])
@@ -162,8 +174,12 @@ func scenarios() []scenario {
 		},
 		{
 			name:  "disk-full",
-			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load, then freed; target: that node leads no shard from 3 s into the full period",
+			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load (documents of 300 terms), then freed; target: that node leads no shard from 3 s into the full period",
 			needs: "h/hardening",
+			workload: func(w *faulttest.Workload) {
+				w.MaxTerm, w.NNZ = 5000, 300
+			},
+			load: func(l *faulttest.Load) { l.Batch = 4 },
 			setup: func(e *env, cfg *faulttest.Config) {
 				for i := 0; i < 3; i++ {
 					dir := filepath.Join(e.dir, fmt.Sprintf("n%d-tmpfs", i+1))
@@ -196,7 +212,11 @@ func scenarios() []scenario {
 					e.sleep(500 * time.Millisecond)
 				}
 				_ = os.Remove(filler)
-				e.logf("n%d's disk freed", l+1)
+				enospc := e.c.Nodes[l].LogCount("no space left on device")
+				e.logf("n%d's disk freed; %d log lines with ENOSPC", l+1, enospc)
+				if enospc == 0 {
+					e.failf("disk full: inconclusive, n%d logged no ENOSPC (the fault did not bite)", l+1)
+				}
 				if led > 0 {
 					e.failf("disk full: n%d led a shard in %d samples taken 3-10 s into the full period", l+1, led)
 				}
@@ -250,7 +270,7 @@ func scenarios() []scenario {
 			name:     "corrupt-segment",
 			fault:    "SIGKILL a node, overwrite values in its sealed segments' Seismic files, restart; target: never served (searches through the indexes on every replica score true)",
 			needs:    "h/integrity",
-			static:   600,
+			static:   1200,
 			seal:     true,
 			shards:   1,
 			sealDocs: 100000,
@@ -316,7 +336,7 @@ func readAll(e *env, up time.Time, limit time.Duration) {
 			go func() {
 				defer wg.Done()
 				for {
-					if _, ok := faulttest.Read(e.ctx, e.c.HTTP, e.h, 2000+i, e.w, e.w.Key(i), strong); ok {
+					if _, st := faulttest.Read(e.ctx, e.c.HTTP, e.h, 2000+i, e.w, e.w.Key(i), strong); faulttest.Answered(st) {
 						mu.Lock()
 						worst = max(worst, time.Since(up))
 						if time.Since(up) > limit {
@@ -325,7 +345,7 @@ func readAll(e *env, up time.Time, limit time.Duration) {
 						mu.Unlock()
 						return
 					}
-					if time.Since(up) > limit+15*time.Second || e.ctx.Err() != nil {
+					if time.Since(up) > limit+5*time.Second || e.ctx.Err() != nil {
 						mu.Lock()
 						late++
 						worst = max(worst, time.Since(up))

@@ -83,6 +83,8 @@ type scenario struct {
 	// they are sealed into an indexed segment.
 	static int
 	seal   bool
+	// workload may change the data (before the collection is created).
+	workload func(w *faulttest.Workload)
 	// setup may change the cluster's configuration before it starts.
 	setup func(e *env, cfg *faulttest.Config)
 	// load may change the load before it starts.
@@ -192,6 +194,9 @@ func runScenario(t *testing.T, sc scenario) {
 	e := &env{t: t, ctx: ctx, dir: t.TempDir(), h: faulttest.NewHistory(), gone: map[int]bool{},
 		w:    faulttest.Workload{Collection: "fault", Shards: sc.shards, Keys: 24, MaxTerm: 200},
 		seed: uint64(time.Now().UnixNano()%1_000_000) + 1}
+	if sc.workload != nil {
+		sc.workload(&e.w)
+	}
 	if s := os.Getenv("SHOAL_FAULT_SEED"); s != "" {
 		fmt.Sscan(s, &e.seed)
 	}
@@ -322,7 +327,7 @@ func waitSegments(e *env, d time.Duration) {
 
 // finalChecks reads the final state and runs the checker.
 func finalChecks(e *env, sc scenario, res *faulttest.Result) {
-	cctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	cctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer cancel()
 	final := map[string]int64{}
 	docs := map[string]api.Document{}
@@ -330,8 +335,8 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 	for i := 0; i < e.w.Keys; i++ {
 		k := e.w.Key(i)
 		for cctx.Err() == nil {
-			v, ok := faulttest.Read(cctx, e.c.HTTP, e.h, 1000, e.w, k, true)
-			if ok {
+			v, st := faulttest.Read(cctx, e.c.HTTP, e.h, 1000, e.w, k, true)
+			if faulttest.Answered(st) {
 				final[k] = v
 				if v != 0 {
 					docs[k] = e.w.Doc(k, v)
@@ -358,7 +363,7 @@ func finalChecks(e *env, sc scenario, res *faulttest.Result) {
 		}
 	}
 	if unread > 0 || sunread > 0 {
-		e.failf("final state: %d of %d keys and %d of %d static documents unreadable (strong GET) within 30 s", unread, e.w.Keys, sunread, sc.static)
+		e.failf("final state: %d of %d keys and %d of %d static documents unreadable (strong GET) within 20 s", unread, e.w.Keys, sunread, sc.static)
 	}
 	for i, n := range e.c.Nodes {
 		if !e.gone[i] && !n.Running() {
