@@ -124,7 +124,8 @@ func (l *Load) state() (bool, [3]float64) {
 	return l.hold, l.Mix
 }
 
-// Run runs the workers until ctx is done or each did MaxOps operations.
+// Run runs the workers until ctx is done or each did MaxOps operations
+// (time spent held does not count).
 func (l *Load) Run(ctx context.Context) {
 	if l.Workers == 0 {
 		l.Workers = 4
@@ -149,7 +150,12 @@ func (l *Load) Run(ctx context.Context) {
 			r := rand.New(rand.NewPCG(l.Seed, uint64(w)))
 			for i := 0; i < l.MaxOps && ctx.Err() == nil; i++ {
 				pause := l.Pause
-				if st := l.step(ctx, w, r); st == 0 {
+				switch st := l.step(ctx, w, r); st {
+				case -1:
+					// held: not an operation
+					i--
+					pause = 100 * time.Millisecond
+				case 0:
 					// no answer: do not spin while the coordinator is down
 					pause = 200 * time.Millisecond
 				}

@@ -88,7 +88,7 @@ func ReadResults(path string) ([]Result, error) {
 // Table renders results as a Markdown table, in the order given.
 func Table(results []Result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | fault | result | writes acked / unknown / failed | strong / eventual reads | lost acked | linearizable | eventual reads | search = exact | replicas identical | seconds | needs |\n")
+	b.WriteString("| scenario | fault | result | writes acked / unknown / failed | strong / eventual reads | lost acked | linearizable | eventual reads | search = exact | replicas identical | seconds | fix needed from |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		res := "**pass**"
@@ -99,13 +99,17 @@ func Table(results []Result) string {
 		if r.BadEventual > 0 {
 			ev = fmt.Sprintf("%d bad", r.BadEventual)
 		}
+		needs := r.Needs
+		if r.Pass && needs != "" {
+			needs = "(passes without " + needs + ")"
+		}
 		fault := r.Fault
 		if r.Seed != 0 {
 			fault += fmt.Sprintf(" (seed %d)", r.Seed)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d / %d / %d | %d / %d | %d | %s | %s | %s | %s | %.0f | %s |\n",
 			r.Scenario, cell(fault), res, r.Counts.WritesAcked, r.Counts.WritesUnknown, r.Counts.WritesFailed,
-			r.Counts.StrongReads, r.Counts.EventualReads, r.Lost, r.Linearizable, ev, cell(r.Search), cell(r.Replicas), r.Seconds, r.Needs)
+			r.Counts.StrongReads, r.Counts.EventualReads, r.Lost, r.Linearizable, ev, cell(r.Search), cell(r.Replicas), r.Seconds, needs)
 	}
 	return b.String()
 }
