@@ -13,21 +13,6 @@ import (
 	"syscall"
 )
 
-// CorruptValues overwrites the 4-byte-aligned words of path in [from, to)
-// (fractions of its size) with the float32 value v, as a bit flip in a value
-// array would: the file keeps its size and its header.
-func CorruptValues(path string, from, to float64, v float32) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	lo, hi := int(float64(len(b))*from)&^3, int(float64(len(b))*to)&^3
-	for o := lo; o+4 <= hi; o += 4 {
-		binary.LittleEndian.PutUint32(b[o:], math.Float32bits(v))
-	}
-	return os.WriteFile(path, b, 0o644)
-}
-
 // CorruptPages overwrites n random 4 KiB pages of path (never page 0 or 1,
 // bbolt's meta pages, so that the file still opens) with random bytes.
 func CorruptPages(path string, n int, seed uint64) error {
@@ -123,4 +108,65 @@ func FillDisk(path string) (int64, error) {
 			return n, err
 		}
 	}
+}
+
+// CorruptSeismicValues overwrites the forward-index values of the first
+// third of the postings of a Seismic index file (shard/seismic's format,
+// version 1) with 495 while keeping every term id, offset and the header
+// intact: the damage a bit flip in the value array does, which only a
+// checksum can notice.
+func CorruptSeismicValues(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	const (
+		headerSize = 128
+		flagWide   = 1
+		flagHalf   = 2
+		flagRemap  = 4
+		f16of495   = 0x5FBC
+	)
+	if len(b) < headerSize || string(b[:8]) != "SHSEISMC" {
+		return fmt.Errorf("%s: not a Seismic file", path)
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(b[8:]); v != 1 {
+		return fmt.Errorf("%s: Seismic format version %d, the corrupter knows 1", path, v)
+	}
+	flags := le.Uint32(b[12:])
+	n, m, nnz := le.Uint64(b[16:]), le.Uint64(b[32:]), le.Uint64(b[40:])
+	pad8 := func(x uint64) uint64 { return (x + 7) &^ 7 }
+	off := uint64(headerSize)
+	if flags&flagRemap != 0 {
+		off += pad8(m * 4)
+	}
+	off += pad8((n + 1) * 8)
+	wide, half := flags&flagWide != 0, flags&flagHalf != 0
+	k := nnz / 3
+	switch {
+	case !wide && half: // packed: u32 = term | f16 value << 16
+		if off+nnz*4 > uint64(len(b)) {
+			return fmt.Errorf("%s: short forward index", path)
+		}
+		for j := uint64(0); j < k; j++ {
+			le.PutUint16(b[off+4*j+2:], f16of495)
+		}
+	default:
+		tsz := uint64(2)
+		if wide {
+			tsz = 4
+		}
+		off += pad8(nnz * tsz)
+		if half {
+			for j := uint64(0); j < k; j++ {
+				le.PutUint16(b[off+2*j:], f16of495)
+			}
+		} else {
+			for j := uint64(0); j < k; j++ {
+				le.PutUint32(b[off+4*j:], math.Float32bits(495))
+			}
+		}
+	}
+	return os.WriteFile(path, b, 0o644)
 }

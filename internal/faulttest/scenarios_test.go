@@ -174,7 +174,7 @@ func scenarios() []scenario {
 		},
 		{
 			name:  "disk-full",
-			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load (documents of 300 terms), then freed; target: that node leads no shard from 3 s into the full period",
+			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load (documents of 300 terms), then freed; target: from 3 s into the full period that node leads no shard and every shard acknowledges writes",
 			needs: "h/hardening",
 			workload: func(w *faulttest.Workload) {
 				w.MaxTerm, w.NNZ = 5000, 300
@@ -200,6 +200,7 @@ func scenarios() []scenario {
 				}
 				e.logf("n%d's disk full (%d bytes of filler)", l+1, n)
 				full := time.Now()
+				settled := e.h.Now() + int64(3*time.Second)
 				led := 0
 				for time.Since(full) < 10*time.Second && e.ctx.Err() == nil {
 					if time.Since(full) > 3*time.Second {
@@ -220,6 +221,7 @@ func scenarios() []scenario {
 				if led > 0 {
 					e.failf("disk full: n%d led a shard in %d samples taken 3-10 s into the full period", l+1, led)
 				}
+				writesResumed(e, settled, 7*time.Second)
 				e.sleep(6 * time.Second)
 			},
 		},
@@ -268,7 +270,7 @@ func scenarios() []scenario {
 		},
 		{
 			name:     "corrupt-segment",
-			fault:    "SIGKILL a node, overwrite values in its sealed segments' Seismic files, restart; target: never served (searches through the indexes on every replica score true)",
+			fault:    "SIGKILL a node, set the forward-index values of a third of its sealed segments' Seismic postings to 495 (ids intact), restart; target: never served (searches through the indexes on every replica score true)",
 			needs:    "h/integrity",
 			static:   1200,
 			seal:     true,
@@ -285,7 +287,7 @@ func scenarios() []scenario {
 					e.t.Fatalf("no seg-*.sparse under %s", e.c.NodeDir(f))
 				}
 				for _, p := range files {
-					if err := faulttest.CorruptValues(p, 0.55, 0.75, 494); err != nil {
+					if err := faulttest.CorruptSeismicValues(p); err != nil {
 						e.t.Fatal(err)
 					}
 				}
@@ -365,7 +367,7 @@ func readAll(e *env, up time.Time, limit time.Duration) {
 }
 
 // writesResumed fails the scenario unless every shard acknowledged a write
-// called between from and from+limit.
+// called and answered between from and from+limit (history time).
 func writesResumed(e *env, from int64, limit time.Duration) {
 	ok := make([]bool, e.w.Shards)
 	for _, op := range e.h.Ops() {
@@ -375,7 +377,7 @@ func writesResumed(e *env, from int64, limit time.Duration) {
 	}
 	for s, b := range ok {
 		if !b {
-			e.failf("shard %d acknowledged no write within %v of the restart", s, limit)
+			e.failf("shard %d acknowledged no write called in the %v from %v", s, limit, time.Duration(from).Round(time.Millisecond))
 		}
 	}
 }
