@@ -93,6 +93,19 @@ type Counts struct {
 	ReadsFailed   int `json:"reads_failed"`
 }
 
+// SlowestAcked returns the longest acknowledged write or delete.
+func (h *History) SlowestAcked() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var d time.Duration
+	for _, op := range h.ops {
+		if (op.Kind == OpWrite || op.Kind == OpDelete) && op.Outcome == Acked {
+			d = max(d, time.Duration(op.Return-op.Call))
+		}
+	}
+	return d
+}
+
 // Counts returns the history's operation counts.
 func (h *History) Counts() Counts {
 	h.mu.Lock()

@@ -32,8 +32,10 @@ type Result struct {
 	Replicas string `json:"replicas"`
 	// Failures lists every failed check, scenario-specific ones included.
 	Failures []string `json:"failures,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Commit   string   `json:"commit,omitempty"`
+	// SlowestWrite is the longest acknowledged write, in seconds.
+	SlowestWrite float64 `json:"slowest_write"`
+	Seconds      float64 `json:"seconds"`
+	Commit       string  `json:"commit,omitempty"`
 }
 
 // AppendResult appends r as a JSON line to the file at path.
@@ -88,8 +90,8 @@ func ReadResults(path string) ([]Result, error) {
 // Table renders results as a Markdown table, in the order given.
 func Table(results []Result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | fault | result | writes acked / unknown / failed | strong / eventual reads | lost acked | linearizable | eventual reads | search = exact | replicas identical | seconds | fix needed from |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | fault | result | writes acked / unknown / failed | strong / eventual reads | lost acked | linearizable | eventual reads | search = exact | replicas identical | slowest acked write | seconds | fix needed from |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		res := "**pass**"
 		if !r.Pass {
@@ -107,9 +109,9 @@ func Table(results []Result) string {
 		if r.Seed != 0 {
 			fault += fmt.Sprintf(" (seed %d)", r.Seed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d / %d / %d | %d / %d | %d | %s | %s | %s | %s | %.0f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d / %d / %d | %d / %d | %d | %s | %s | %s | %s | %.1f s | %.0f | %s |\n",
 			r.Scenario, cell(fault), res, r.Counts.WritesAcked, r.Counts.WritesUnknown, r.Counts.WritesFailed,
-			r.Counts.StrongReads, r.Counts.EventualReads, r.Lost, r.Linearizable, ev, cell(r.Search), cell(r.Replicas), r.Seconds, needs)
+			r.Counts.StrongReads, r.Counts.EventualReads, r.Lost, r.Linearizable, ev, cell(r.Search), cell(r.Replicas), r.SlowestWrite, r.Seconds, needs)
 	}
 	return b.String()
 }

@@ -252,6 +252,7 @@ func runScenario(t *testing.T, sc scenario) {
 		sc.after(e)
 	}
 	res.Counts = e.h.Counts()
+	res.SlowestWrite = e.h.SlowestAcked().Seconds()
 	res.Failures = e.failures
 	res.Pass = len(e.failures) == 0 && !t.Failed()
 	res.Seconds = time.Since(start).Seconds()
