@@ -204,7 +204,9 @@ func (p *Proc) Start() error {
 	fmt.Fprintf(f, "==== start %d at %s\n", p.runs, time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// its own process group, so that signals to it never reach the test;
+	// killed if the test process dies without cleaning up
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if p.uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.uid)}
 	}
