@@ -500,3 +500,19 @@ func (p *Proc) LogCount(substr string) int {
 	}
 	return n
 }
+
+// LogLines returns up to max lines of the process's log (all runs) that
+// contain substr.
+func (p *Proc) LogLines(substr string, max int) []string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, substr) && len(out) < max {
+			out = append(out, line)
+		}
+	}
+	return out
+}

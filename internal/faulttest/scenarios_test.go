@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,7 +215,7 @@ func scenarios() []scenario {
 				}
 				_ = os.Remove(filler)
 				enospc := e.c.Nodes[l].LogCount("no space left on device")
-				e.logf("n%d's disk freed; %d log lines with ENOSPC", l+1, enospc)
+				e.logf("n%d's disk freed; %d log lines with ENOSPC, the first:\n%s", l+1, enospc, strings.Join(e.c.Nodes[l].LogLines("no space left on device", 3), "\n"))
 				if enospc == 0 {
 					e.failf("disk full: inconclusive, n%d logged no ENOSPC (the fault did not bite)", l+1)
 				}
