@@ -263,6 +263,9 @@ func runScenario(t *testing.T, sc scenario) {
 			t.Error(err)
 		}
 	}
+	if dir := os.Getenv("SHOAL_FAULT_KEEP"); dir != "" {
+		keep(e, filepath.Join(dir, sc.name))
+	}
 	if !res.Pass {
 		t.Errorf("%s: %d failed checks (needs: %q):\n%s", sc.name, len(e.failures), sc.needs, strings.Join(e.failures, "\n"))
 	}
@@ -432,4 +435,29 @@ func TestFaults(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) { runScenario(t, sc) })
 	}
+}
+
+// keep writes the scenario's history (one JSON line per operation) and
+// copies every process's log into dir, for a closer look.
+func keep(e *env, dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.t.Log(err)
+		return
+	}
+	var b strings.Builder
+	for _, op := range e.h.Ops() {
+		line, _ := json.Marshal(op)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(b.String()), 0o644); err != nil {
+		e.t.Log(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(e.dir, "*.log"))
+	for _, l := range logs {
+		if raw, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, filepath.Base(l)), raw, 0o644)
+		}
+	}
+	e.t.Logf("history and logs kept in %s", dir)
 }
