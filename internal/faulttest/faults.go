@@ -112,7 +112,7 @@ func FillDisk(path string) (int64, error) {
 
 // CorruptSeismicValues overwrites the forward-index values of the first
 // third of the postings of a Seismic index file (shard/seismic's format,
-// version 1) with 495 while keeping every term id, offset and the header
+// versions 1 to 3) with 495 while keeping every term id, offset and the header
 // intact: the damage a bit flip in the value array does, which only a
 // checksum can notice.
 func CorruptSeismicValues(path string) error {
@@ -131,8 +131,11 @@ func CorruptSeismicValues(path string) error {
 		return fmt.Errorf("%s: not a Seismic file", path)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(b[8:]); v != 1 {
-		return fmt.Errorf("%s: Seismic format version %d, the corrupter knows 1", path, v)
+	// Versions 1 to 3 share the header and the forward-index layout; later
+	// versions append a section and a checksum trailer, which is left as
+	// it was, as a bit flip on disk would.
+	if v := le.Uint32(b[8:]); v < 1 || v > 3 {
+		return fmt.Errorf("%s: Seismic format version %d, the corrupter knows 1 to 3", path, v)
 	}
 	flags := le.Uint32(b[12:])
 	n, m, nnz := le.Uint64(b[16:]), le.Uint64(b[32:]), le.Uint64(b[40:])
