@@ -20,8 +20,10 @@ type WeightShape uint8
 const (
 	// WeightSPLADE is heavy-tailed and SPLADE-like: log(1+exp(g)) with g
 	// normal around an IDF-like mean (rare terms heavier, topic terms
-	// heavier), and up to four salient terms per row multiplied by a Pareto
-	// factor (shape 1.5, capped at 12). Queries have the same shape.
+	// heavier); then four times a random term of the row is multiplied by a
+	// Pareto factor (shape 1.5, capped at 12; a term drawn twice compounds
+	// its factors), so a few salient terms dominate. Queries have the same
+	// shape.
 	WeightSPLADE WeightShape = iota
 	// WeightBM25 is flat, BM25-like: idf(t) × tf·(k1+1)/(tf + k1·(1−b+b·dl/avgdl))
 	// with k1 0.9, b 0.4 and a small geometric term frequency. The values of
