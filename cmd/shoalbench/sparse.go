@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -43,6 +45,10 @@ type sparseFlags struct {
 	synth                string
 	seismic              bool
 	blockSize            int
+	suite                bool
+	suiteSize            int
+	suiteFilter          string
+	scifact              string
 }
 
 // newSparseCmd returns the `sparse` subcommand: Seismic against the exact
@@ -59,7 +65,10 @@ single-threaded per query, on one pinned CPU, the median of --rounds passes
 over the query set: p50_us/p99_us are wall clock, cpu_p50_us/cpu_p99_us the
 thread's CPU time (stable on a shared machine), and QPS uses --threads
 goroutines.
-Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
+Without --data the documents are synthetic (SPLADE-like, --docs of them).
+With --suite it runs every distribution of the sparse suite and SciFact BM25.
+Besides the sweep, every data set gets a "seismic-default" line: the index a
+new collection gets and a query without knobs, timed the same way.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSparse(cmd, f) },
 	}
 	fl := cmd.Flags()
@@ -91,6 +100,10 @@ Without --data the documents are synthetic (SPLADE-like, --docs of them).`,
 	fl.StringVar(&f.synth, "synth", "splade", "synthetic data without --data: splade (SPLADE-like) or bm25 (flat BM25-like, dataset.GenerateFlatSparse)")
 	fl.BoolVar(&f.seismic, "seismic", true, "build and sweep Seismic (false: only the exact lines)")
 	fl.IntVar(&f.blockSize, "block-size", blockmax.DefaultConfig().BlockSize, "exact-blockmax postings per block")
+	fl.BoolVar(&f.suite, "suite", false, "run every distribution of dataset.SparseSuite() (--suite-size documents, --nq queries, --seed) and SciFact BM25 (--scifact, with its qrels) instead of one data set; every line carries \"dataset\"")
+	fl.IntVar(&f.suiteSize, "suite-size", 200000, "documents per suite distribution")
+	fl.StringVar(&f.suiteFilter, "suite-filter", "", "regular expression: run only the suite data sets whose names match (scifact-bm25 included)")
+	fl.StringVar(&f.scifact, "scifact", "../shared/data/scifact", "SciFact folder for --suite (sparse-bm25/docs.jsonl.gz, sparse-bm25/queries.jsonl, qrels.tsv); skipped when absent or empty")
 	fl.BoolVar(&f.interleave, "interleave", false, "also time exact-taat right before every Seismic query (the *_interleaved fields); exact-taat then flushes the caches Seismic relies on, so this is a pessimistic, load-robust figure")
 	return cmd
 }
@@ -127,17 +140,19 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 	if err != nil {
 		return err
 	}
-	var docs, queries *dataset.Sparse
-	source := "synthetic"
+	if f.suite {
+		return runSparseSuite(out, f, qcs, hfs)
+	}
+	ds := sparseDataset{name: "synthetic", source: "synthetic"}
 	if f.data != "" {
 		if f.queries == "" {
 			return fmt.Errorf("--queries is required with --data")
 		}
-		source = f.data
-		if docs, err = readSparse(f.data); err != nil {
+		ds.name, ds.source = f.data, f.data
+		if ds.docs, err = readSparse(f.data); err != nil {
 			return err
 		}
-		if queries, err = readSparse(f.queries); err != nil {
+		if ds.queries, err = readSparse(f.queries); err != nil {
 			return err
 		}
 	} else {
@@ -146,20 +161,40 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		case "splade":
 			c := dataset.DefaultSparseSynthConfig()
 			c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
-			docs, queries, err = dataset.GenerateSparse(c)
+			ds.docs, ds.queries, err = dataset.GenerateSparse(c)
 		case "bm25":
-			source = "synthetic-bm25"
+			ds.name, ds.source = "synthetic-bm25", "synthetic-bm25"
 			c := dataset.DefaultFlatSparseConfig()
 			c.Docs, c.Queries, c.Seed = f.docs, f.nq, f.seed
-			docs, queries, err = dataset.GenerateFlatSparse(c)
+			ds.docs, ds.queries, err = dataset.GenerateFlatSparse(c)
 		default:
 			err = fmt.Errorf("--synth %q: want splade or bm25", f.synth)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "generated %d docs, %d queries in %v\n", docs.Len(), queries.Len(), time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "generated %d docs, %d queries in %v\n", ds.docs.Len(), ds.queries.Len(), time.Since(t0).Round(time.Millisecond))
 	}
+	if f.qrels != "" {
+		if ds.qrels, err = eval.ReadQrels(f.qrels); err != nil {
+			return err
+		}
+	}
+	return runSparseOn(out, f, ds, qcs, hfs)
+}
+
+// sparseDataset is one data set of a run: documents, queries and, when
+// there are judgements, qrels.
+type sparseDataset struct {
+	name, source  string
+	docs, queries *dataset.Sparse
+	qrels         eval.Qrels
+}
+
+// runSparseOn runs the baselines, the default index and the sweep on one
+// data set.
+func runSparseOn(out io.Writer, f sparseFlags, ds sparseDataset, qcs []int, hfs []float64) error {
+	docs, queries, qrels, source := ds.docs, ds.queries, ds.qrels, ds.source
 	nq := min(f.nq, queries.Len())
 	qv := make([]seismic.Vector, nq)
 	for i := range qv {
@@ -167,19 +202,13 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		qv[i] = seismic.Vector{Indices: ti, Values: tv}
 	}
 	if f.stats {
-		if err := emit(out, map[string]any{"bench": "sparse-data", "source": source,
+		if err := emit(out, map[string]any{"bench": "sparse-data", "dataset": ds.name, "source": source,
 			"docs": dataset.ComputeSparseStats(docs), "queries": dataset.ComputeSparseStats(queries)}); err != nil {
 			return err
 		}
 	}
-	var qrels eval.Qrels
-	if f.qrels != "" {
-		if qrels, err = eval.ReadQrels(f.qrels); err != nil {
-			return err
-		}
-	}
 	fwd := seismic.Forward{Offsets: docs.Offsets, Indices: docs.Indices, Values: docs.Values, Dim: docs.Dim}
-	base := map[string]any{"bench": "sparse", "docs": docs.Len(), "queries": nq, "k": f.k, "threads": 1}
+	base := map[string]any{"bench": "sparse", "dataset": ds.name, "docs": docs.Len(), "queries": nq, "k": f.k, "threads": 1}
 	line := func(index string, params map[string]any, r sparseRun, buildS float64, bytes int64, gt [][]topk.Item) error {
 		m := map[string]any{"index": index, "params": params, "recall": r.recall(gt, f.k),
 			"p50_us": r.pct(50), "p99_us": r.pct(99),
@@ -234,25 +263,51 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		return nil
 	}
 
-	cfg := seismic.DefaultConfig()
-	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
-	cfg.KNNParams.QueryCut, cfg.KNNParams.HeapFactor, cfg.KNNBlocks = f.knnQC, float32(f.knnHF), f.knnBlocks
-	switch f.values {
-	case "f16":
-		cfg.Values = seismic.ValueF16
-	case "f32":
-		cfg.Values = seismic.ValueF32
-	default:
-		return fmt.Errorf("--values %q: want f16 or f32", f.values)
-	}
-	t0 = time.Now()
-	cpu0 := processCPUSeconds()
-	ix, err := buildOrLoad(fwd, cfg, f.indexCache)
+	cfg, err := sweepConfig(f)
 	if err != nil {
 		return err
 	}
-	buildS := time.Since(t0).Seconds()
-	buildCPU := processCPUSeconds() - cpu0
+	// seismic-default: the index a new collection gets, searched as a query
+	// without knobs is.
+	t0 = time.Now()
+	cpu0 := processCPUSeconds()
+	def, err := defaultSparseIndex(fwd)
+	if err != nil {
+		return err
+	}
+	defBuildS, defBuildCPU := time.Since(t0).Seconds(), processCPUSeconds()-cpu0
+	// The sweep reuses the default index when its flags give the same
+	// configuration (the usual case) and no --index-cache is set.
+	reuse := f.indexCache == "" && reflect.DeepEqual(cfg, def.cfg)
+	if err := indexLine(out, ds.name, "seismic-default", def.ix.Stats(), def.cfg, defBuildS, defBuildCPU, reuse); err != nil {
+		return err
+	}
+	dr := measure(qv, f.threads, f.rounds, nil, func(q seismic.Vector, dst []topk.Item) ([]topk.Item, int) {
+		return def.search(q, f.k, dst)
+	})
+	dp := def.describe()
+	dp["speedup_p50_vs_taat"] = taatP50 / max(dr.pct(50), 1e-9)
+	dp["speedup_cpu_p50_vs_taat"] = taatCPU / max(dr.cpuPct(50), 1e-9)
+	if err := line("seismic-default", dp, dr, defBuildS, def.ix.Stats().TotalBytes, gt); err != nil {
+		return err
+	}
+	var ix *seismic.Index
+	var buildS float64
+	if reuse {
+		ix, buildS = def.ix, defBuildS
+	} else {
+		def = sparseDefault{}
+		runtime.GC()
+		t0 = time.Now()
+		cpu0 = processCPUSeconds()
+		if ix, err = buildOrLoad(fwd, cfg, f.indexCache); err != nil {
+			return err
+		}
+		buildS = time.Since(t0).Seconds()
+		if err := indexLine(out, ds.name, "seismic", ix.Stats(), cfg, buildS, processCPUSeconds()-cpu0, true); err != nil {
+			return err
+		}
+	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -265,23 +320,6 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	st := ix.Stats()
-	// The float32 forward index (u64 offsets, u16 ids when they fit, f32
-	// values) is the fixed yardstick of the memory target, whatever the
-	// index stores.
-	idBytes := int64(2)
-	if st.Terms > 1<<16 {
-		idBytes = 4
-	}
-	f32Fwd := int64(st.Docs+1)*8 + int64(st.NNZ)*(idBytes+4)
-	if err := emit(out, map[string]any{"bench": "sparse-index", "build_s": buildS, "build_cpu_s": buildCPU, "stats": st,
-		"overhead_vs_forward":     float64(st.TotalBytes) / float64(st.ForwardBytes),
-		"overhead_vs_f32_forward": float64(st.TotalBytes) / float64(f32Fwd), "f32_forward_bytes": f32Fwd,
-		"config": map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
-			"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
-			"values": f.values, "knn": cfg.KNN, "seed": cfg.Seed,
-			"knn_blocks": cfg.KNNBlocks, "knn_query_cut": cfg.KNNParams.QueryCut, "knn_heap_factor": cfg.KNNParams.HeapFactor}}); err != nil {
-		return err
-	}
 	// The interleaved baseline: exact-taat rebuilt after the Seismic build
 	// (so both indexes are not in memory during it) and run right before
 	// each Seismic query, so that both see the same machine load.
@@ -322,6 +360,52 @@ func runSparse(cmd *cobra.Command, f sparseFlags) error {
 		}
 	}
 	return nil
+}
+
+// sweepConfig is the build configuration the flags describe.
+func sweepConfig(f sparseFlags) (seismic.Config, error) {
+	cfg := seismic.DefaultConfig()
+	cfg.NPostings, cfg.AutoKeep, cfg.Beta, cfg.Alpha, cfg.KNN = f.nPostings, f.autoKeep, f.beta, f.alpha, f.knn
+	cfg.KNNParams.QueryCut, cfg.KNNParams.HeapFactor, cfg.KNNBlocks = f.knnQC, float32(f.knnHF), f.knnBlocks
+	switch f.values {
+	case "f16":
+		cfg.Values = seismic.ValueF16
+	case "f32":
+		cfg.Values = seismic.ValueF32
+	default:
+		return cfg, fmt.Errorf("--values %q: want f16 or f32", f.values)
+	}
+	return cfg, nil
+}
+
+// indexLine prints the sparse-index line of a built index: its build time,
+// sizes and configuration. sweep tells whether the sweep lines use it.
+func indexLine(out io.Writer, dataset, index string, st seismic.Stats, cfg seismic.Config, buildS, buildCPU float64, sweep bool) error {
+	// The float32 forward index (u64 offsets, u16 ids when they fit, f32
+	// values) is the fixed yardstick of the memory target, whatever the
+	// index stores.
+	idBytes := int64(2)
+	if st.Terms > 1<<16 {
+		idBytes = 4
+	}
+	f32Fwd := int64(st.Docs+1)*8 + int64(st.NNZ)*(idBytes+4)
+	return emit(out, map[string]any{"bench": "sparse-index", "dataset": dataset, "index": index, "sweep": sweep,
+		"build_s": buildS, "build_cpu_s": buildCPU, "stats": st,
+		"overhead_vs_forward":     float64(st.TotalBytes) / float64(st.ForwardBytes),
+		"overhead_vs_f32_forward": float64(st.TotalBytes) / float64(f32Fwd), "f32_forward_bytes": f32Fwd,
+		"config": configMap(cfg)})
+}
+
+// configMap reports a build configuration in a JSON line.
+func configMap(cfg seismic.Config) map[string]any {
+	values := "f16"
+	if cfg.Values == seismic.ValueF32 {
+		values = "f32"
+	}
+	return map[string]any{"n_postings": cfg.NPostings, "auto_keep": cfg.AutoKeep, "max_fraction": cfg.MaxFraction,
+		"beta": cfg.Beta, "doc_cut": cfg.DocCut, "min_cluster_size": cfg.MinClusterSize, "alpha": cfg.Alpha,
+		"values": values, "knn": cfg.KNN, "seed": cfg.Seed,
+		"knn_blocks": cfg.KNNBlocks, "knn_query_cut": cfg.KNNParams.QueryCut, "knn_heap_factor": cfg.KNNParams.HeapFactor}
 }
 
 // buildOrLoad builds the Seismic index, or with a cache path loads it from
