@@ -268,8 +268,9 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		h:     h,
 		dir:   dir,
 		log:   h.log.With("group", group),
-		stop:  make(chan struct{}),
-		notes: make(chan bool, 16),
+		stop:     make(chan struct{}),
+		notes:    make(chan bool, 16),
+		caughtUp: make(chan struct{}),
 	}
 	var cleanup []func()
 	defer func() {
@@ -289,11 +290,13 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, fmt.Errorf("log store: %w", err)
 	}
 	cleanup = append(cleanup, func() { g.store.Close() })
-	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.store)
+	var logs raft.LogStore
+	logs, err = raft.NewLogCache(h.cfg.LogCacheSize, g.store)
 	if err != nil {
 		return nil, err
 	}
-	g.logs = logs
+	g.logs = trackedLogs{LogStore: logs, g: g}
+	logs = g.logs
 	hl := newHCLogger(g.log, "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, h.cfg.SnapshotRetain, hl.Named("snapshot"))
 	if err != nil {
@@ -334,6 +337,20 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+
+	// The read floor of a re-opened replica: what it held before. Set before
+	// raft starts, so that no entry it applies is missed.
+	last, err := logs.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	if sl, err := snaps.List(); err == nil && len(sl) > 0 {
+		last = max(last, sl[0].Index)
+	}
+	g.appliedMu.Lock()
+	g.openIndex = last
+	g.notifyLocked()
+	g.appliedMu.Unlock()
 
 	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans)
 	if err != nil {
