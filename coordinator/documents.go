@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/meta"
@@ -84,8 +85,18 @@ type writeResult struct {
 	upserted, deleted int
 }
 
+// writeAttempt is how long one attempt of a shard write of size bytes may
+// take before it is sent again.
+func (c *Coordinator) writeAttempt(size int) time.Duration {
+	return min(c.cfg.WriteAttemptTimeout+time.Duration(size>>20)*time.Second, c.cfg.WriteTimeout)
+}
+
 // write sends each shard's operations to its leader, in parallel, retrying
 // through leader changes, and returns a token covering every shard written.
+// Each attempt is short (writeAttempt) and is sent again when it times out:
+// upserts and deletes are idempotent, so a write that reaches the leader
+// twice changes nothing more. When the whole budget passes, the outcome is
+// unknown: an attempt may still commit.
 func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [][]*wire.Op) (token, writeResult, error) {
 	tok := token{uid: col.UID, indexes: map[int]uint64{}}
 	var res writeResult
@@ -101,7 +112,7 @@ func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [
 			defer wg.Done()
 			req := &wire.WriteRequest{Version: wire.Version, Ops: ops}
 			var resp wire.WriteResponse
-			errs[s] = c.withRetry(ctx, "write", c.cfg.WriteTimeout, c.cfg.WriteTimeout, func(actx context.Context) error {
+			errs[s] = c.withRetry(ctx, "write", c.cfg.WriteTimeout, c.writeAttempt(proto.Size(req)), func(actx context.Context) error {
 				resp.Reset()
 				if err := c.call(actx, wire.WriteSubject(col.Spec.Name, s), nil, req, &resp); err != nil {
 					return err

@@ -3,7 +3,6 @@ package replication
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/raft"
@@ -207,6 +206,9 @@ func (g *Group) OpenIndex() uint64 {
 // OpenIndex: from then on it is at least as recent as before it was opened.
 func (g *Group) CaughtUp() <-chan struct{} { return g.caughtUp }
 
+// Done returns a channel that is closed when the group closes.
+func (g *Group) Done() <-chan struct{} { return g.stop }
+
 // IsCaughtUp reports whether CaughtUp is closed.
 func (g *Group) IsCaughtUp() bool {
 	select {
@@ -257,22 +259,14 @@ func (g *Group) writeMarker(ctx context.Context) error {
 	return g.wait(ctx, g.r.ApplyLog(raft.Log{Extensions: markerExt}, d))
 }
 
-// markLeadership writes the marker of a new leader, in the background.
+// markLeadership queues the marker of a new leader and does not wait for it:
+// it commits with the leader's next round, or is dropped with its term.
+// (Waiting on a future raft may drop at shutdown would leave a goroutine
+// behind.)
 func (g *Group) markLeadership() {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-g.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		if err := g.writeMarker(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
-			g.log.Debug("replication: leadership marker", "err", err)
-		}
+		g.r.ApplyLog(raft.Log{Extensions: markerExt}, g.h.cfg.ApplyTimeout)
 	}()
 }

@@ -198,14 +198,18 @@ func ValidGroupID(group string) error {
 	return nil
 }
 
-// Open starts (or re-opens from Dir) this node's replica of group. On a fresh
+// Open starts (or re-opens from Dir) this node's replica of group at once. On a fresh
 // directory with no raft state and a non-empty peers it bootstraps the group
 // with peers, which must include this node; every replica calls Open with the
 // same peers, so the bootstrap configuration is identical everywhere. With
 // empty peers a fresh replica bootstraps nothing and waits to be added by the
 // leader (Group.AddVoter): use that for a replica joining a group that already
 // runs (re-replication, moves), never a bootstrap with a new peer list. On existing state, peers only refresh the address
-// book (see SetPeerAddr); the membership comes from the stored state.
+// book (see SetPeerAddr); the membership comes from the stored state, a peer
+// may have an empty Addr, and peers whose address is not known yet are dialled
+// at the address in the stored configuration until SetPeerAddr names another:
+// a restarted replica never waits for its peers. A fresh replica with a peer
+// lacking an address fails with ErrPeerUnknown.
 func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error) {
 	if err := ValidGroupID(group); err != nil {
 		return nil, err
@@ -217,8 +221,8 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 		return nil, fmt.Errorf("replication: open %s: peers do not include this node %s", group, h.cfg.NodeID)
 	}
 	for _, p := range peers {
-		if p.ID == "" || p.Addr == "" {
-			return nil, fmt.Errorf("replication: open %s: peer %+v lacks an id or address", group, p)
+		if p.ID == "" {
+			return nil, fmt.Errorf("replication: open %s: peer %+v lacks an id", group, p)
 		}
 	}
 
@@ -235,7 +239,9 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 	h.mu.Unlock()
 
 	for _, p := range peers {
-		h.SetPeerAddr(p.ID, p.Addr)
+		if p.Addr != "" {
+			h.SetPeerAddr(p.ID, p.Addr)
+		}
 	}
 	g, err := h.open(group, sm, peers)
 
@@ -264,10 +270,10 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, err
 	}
 	g = &Group{
-		id:    group,
-		h:     h,
-		dir:   dir,
-		log:   h.log.With("group", group),
+		id:       group,
+		h:        h,
+		dir:      dir,
+		log:      h.log.With("group", group),
 		stop:     make(chan struct{}),
 		notes:    make(chan bool, 16),
 		caughtUp: make(chan struct{}),
@@ -327,6 +333,11 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, err
 	}
 	if !existing && len(peers) > 0 {
+		for _, p := range peers {
+			if p.Addr == "" {
+				return nil, fmt.Errorf("%w: %s (bootstrap needs every address)", ErrPeerUnknown, p.ID)
+			}
+		}
 		conf := raft.Configuration{}
 		for _, p := range peers {
 			conf.Servers = append(conf.Servers, raft.Server{
