@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -219,8 +220,12 @@ func TestMultiProcessFaults(t *testing.T) {
 		c.signal(li, syscall.SIGCONT)
 		resumed = true
 		mu.Lock()
-		t.Logf("leader n%d paused 15 s: %d writes, slowest %v, health degraded %v", li+1, n, slowest, <-degraded)
+		bad := <-degraded
+		t.Logf("leader n%d paused 15 s: %d writes, slowest %v, health degraded %v", li+1, n, slowest, bad)
 		mu.Unlock()
+		if !slices.ContainsFunc(bad, func(h api.ShardHealth) bool { return h.Collection == "f" && h.Shard == 0 }) {
+			t.Errorf("health while the leader of f/0 was paused: degraded shards %v, want f/0 among them", bad)
+		}
 		if len(failures) > 0 {
 			t.Fatalf("%d writes failed or took more than 5 s while the leader was paused:\n%v", len(failures), failures)
 		}
