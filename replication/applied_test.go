@@ -162,3 +162,42 @@ func TestFollowerRestartAfterBarriers(t *testing.T) {
 		t.Fatalf("follower applied %d, want %d", got, last)
 	}
 }
+
+// TestOpenWithUnknownPeers checks that a replica with raft state on disk
+// opens at once although a peer has no known address, and that a fresh one,
+// which must bootstrap, refuses.
+func TestOpenWithUnknownPeers(t *testing.T) {
+	cfg := singleConfig(t, "n0", t.TempDir())
+	h, g := openSingle(t, cfg, "g", &listSM{})
+	idx, _, err := g.Propose(context.Background(), []byte("a"))
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	if _, err := h.Open("fresh", &listSM{}, []Peer{{ID: "n0", Addr: h.Addr()}, {ID: "n9"}}); !errors.Is(err, ErrPeerUnknown) {
+		h.Close()
+		t.Fatalf("fresh open with an unknown peer: got %v, want ErrPeerUnknown", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.BindAddr = h.Addr()
+	h2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	start := time.Now()
+	g2, err := h2.Open("g", &listSM{}, []Peer{{ID: "n0", Addr: h2.Addr()}, {ID: "n9"}})
+	if err != nil {
+		t.Fatalf("re-open with an unknown peer: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("re-open took %v", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := g2.WaitApplied(ctx, idx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -295,7 +295,8 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	if err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
-	cleanup = append(cleanup, func() { g.store.Close() })
+	store := g.store
+	cleanup = append(cleanup, func() { store.Close() })
 	var logs raft.LogStore
 	logs, err = raft.NewLogCache(h.cfg.LogCacheSize, g.store)
 	if err != nil {
@@ -313,7 +314,8 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { g.layer.Close() })
+	layer := g.layer
+	cleanup = append(cleanup, func() { layer.Close() })
 	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: addrProvider{h},
 		Logger:                hl.Named("transport"),
@@ -321,7 +323,8 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		MaxPool:               h.cfg.MaxPool,
 		Timeout:               h.cfg.TransportTimeout,
 	})
-	cleanup = append(cleanup, func() { g.trans.Close() })
+	trans := g.trans
+	cleanup = append(cleanup, func() { trans.Close() })
 
 	g.fsm = &fsm{sm: sm, g: g}
 	rc := h.cfg.raftConfig()
