@@ -5,7 +5,10 @@
 // Every attached replica joins its shard's queue groups for searches and gets,
 // so NATS spreads reads over the replicas. Only the raft leader subscribes the
 // write and strong-read subjects; SetLeader moves those subscriptions when
-// leadership changes.
+// leadership changes. The consistency of reads (Reader: eventual, session
+// token, strong) and the proposal of writes (Writer) live in transport-free
+// types that the NATS handlers call; each request's deadline travels in the
+// wire.BudgetHeader header.
 //
 //	svc, _ := shardsvc.New(shardsvc.Config{NodeID: "n1", Conn: nc})
 //	_ = svc.Attach("docs", 0, engine, replica)
