@@ -112,11 +112,13 @@ func (g *Group) advance() {
 	}
 	var l raft.Log
 	next, stop := floor, uint64(0)
-	for i := floor + 1; i <= r; i++ {
-		if first == 0 || i < first {
-			next = i // compacted: within the snapshot
-			continue
-		}
+	switch {
+	case first == 0: // an empty log: everything up to r is in the snapshot
+		next = r
+	case first > floor+1: // compacted: within the snapshot
+		next = min(first-1, r)
+	}
+	for i := next + 1; i <= r; i++ {
 		if err := g.logs.GetLog(i, &l); err != nil {
 			break
 		}
