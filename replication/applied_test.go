@@ -180,6 +180,10 @@ func TestOpenWithUnknownPeers(t *testing.T) {
 		h.Close()
 		t.Fatalf("fresh open with an unknown peer: got %v, want ErrPeerUnknown", err)
 	}
+	if h.HasState("fresh") || !h.HasState("g") {
+		h.Close()
+		t.Fatalf("HasState: fresh %v, g %v; want false, true", h.HasState("fresh"), h.HasState("g"))
+	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}

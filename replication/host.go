@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -266,6 +267,8 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 
 func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err error) {
 	dir := filepath.Join(h.cfg.Dir, group)
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -338,6 +341,10 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	if !existing && len(peers) > 0 {
 		for _, p := range peers {
 			if p.Addr == "" {
+				if created {
+					// leave no directory behind: HasState stays false
+					cleanup = append([]func(){func() { os.RemoveAll(dir) }}, cleanup...) // last
+				}
 				return nil, fmt.Errorf("%w: %s (bootstrap needs every address)", ErrPeerUnknown, p.ID)
 			}
 		}
@@ -380,6 +387,17 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	go g.watchLeadership()
 	g.log.Debug("replication: group open", "existing", existing, "applied", g.AppliedIndex())
 	return g, nil
+}
+
+// HasState reports whether group has a directory under Dir, that is whether
+// this node may hold raft state for it: Open of such a group never waits for
+// its peers' addresses. A false answer means Open would bootstrap.
+func (h *Host) HasState(group string) bool {
+	if ValidGroupID(group) != nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(h.cfg.Dir, group, "raft.db"))
+	return err == nil
 }
 
 // Group returns the open group, or nil if it is not open.

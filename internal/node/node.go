@@ -276,7 +276,11 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	// fresh one cannot bootstrap and is retried on the next reconcile.
 	peers := make([]replication.Peer, 0, len(col.Placement[s]))
 	for _, id := range col.Placement[s] {
-		peers = append(peers, replication.Peer{ID: id, Addr: addrs[id]})
+		addr := addrs[id]
+		if addr == "" && !n.host.HasState(g) {
+			return fmt.Errorf("peer %s is not registered yet", id)
+		}
+		peers = append(peers, replication.Peer{ID: id, Addr: addr})
 	}
 	schema, err := SchemaOf(col.Spec)
 	if err != nil {
