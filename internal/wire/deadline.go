@@ -25,3 +25,10 @@ func ParseBudget(v string) (d time.Duration, ok bool) {
 	}
 	return time.Duration(ms) * time.Millisecond, true
 }
+
+// AckHeader, set on a write request, asks the leader to acknowledge receipt
+// at once with an empty message carrying the same header, before its final
+// answer to the same reply subject. A caller can then give up quickly on a
+// leader that does not answer at all (paused, cut off) without abandoning a
+// slow one that is working.
+const AckHeader = "Shoal-Ack"

@@ -436,6 +436,12 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 		s.respond(m, &wire.WriteResponse{Error: s.errorFor(nil, err)})
 		return
 	}
+	if m.Header != nil && m.Header.Get(wire.AckHeader) != "" && m.Reply != "" {
+		ack := &nats.Msg{Subject: m.Reply, Header: nats.Header{wire.AckHeader: []string{"accepted"}}}
+		if err := s.cfg.Conn.PublishMsg(ack); err != nil {
+			s.cfg.Logger.Debug("acknowledge write", "err", err)
+		}
+	}
 	ctx, cancel := requestContext(m, s.cfg.WriteTimeout)
 	defer cancel()
 	index, resp, err := a.writer.Write(ctx, cmd)
