@@ -45,11 +45,12 @@ type Config struct {
 	// default 20s. A write that fails with it may still have committed
 	// (docs/replication.md, "Unknown outcomes").
 	WriteTimeout time.Duration
-	// WriteAttemptTimeout bounds one attempt of a shard write before it is
-	// sent again (upserts and deletes are idempotent), plus one second per
-	// MiB of the shard's request; default 1s. It keeps a write from waiting
-	// on a leader that stopped answering (paused, partitioned) for more than
-	// about an election.
+	// WriteAttemptTimeout is how long one attempt of a shard write waits
+	// for a leader to acknowledge receipt before it is sent again (upserts
+	// and deletes are idempotent), plus one second per MiB of the shard's
+	// request; default 500ms. An acknowledged attempt waits for its answer
+	// within WriteTimeout. It keeps a write from waiting on a leader that
+	// stopped answering (paused, cut off) for much more than an election.
 	WriteAttemptTimeout time.Duration
 	// CreateWait is how long a collection create waits for every shard to
 	// elect a leader before answering; default 15s.
@@ -60,7 +61,7 @@ type Config struct {
 // required fields.
 func DefaultConfig() Config {
 	return Config{ShardTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second,
-		WriteAttemptTimeout: time.Second, CreateWait: 15 * time.Second}
+		WriteAttemptTimeout: 500 * time.Millisecond, CreateWait: 15 * time.Second}
 }
 
 // Validate checks c and fills in defaults.
