@@ -276,13 +276,24 @@ func TestMultiProcessFaults(t *testing.T) {
 			}
 		}
 		t.Logf("reads answered %v after the restart, with no write", time.Since(start))
-		var cl api.ClusterStatus
-		c.do("GET", "/v1/cluster", nil, &cl)
-		for _, sh := range cl.Shards {
-			for _, rp := range sh.Replicas {
-				if rp.Error == "" && rp.AppliedIndex+2 < rp.LastIndex {
-					t.Errorf("%s/%d on %s: applied %d of %d", sh.Collection, sh.Shard, rp.Node, rp.AppliedIndex, rp.LastIndex)
+		// every replica's applied index reaches its last index (counting the
+		// barriers and no-ops), still with no write
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			var cl api.ClusterStatus
+			c.do("GET", "/v1/cluster", nil, &cl)
+			behind := ""
+			for _, sh := range cl.Shards {
+				for _, rp := range sh.Replicas {
+					if rp.Error != "" || rp.AppliedIndex < rp.LastIndex {
+						behind += fmt.Sprintf(" %s/%d on %s: applied %d of %d %s", sh.Collection, sh.Shard, rp.Node, rp.AppliedIndex, rp.LastIndex, rp.Error)
+					}
 				}
+			}
+			if behind == "" && len(cl.Shards) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replicas behind their last index:%s", behind)
 			}
 		}
 		mu.Lock()
