@@ -287,7 +287,21 @@ type SearchResponse struct {
 
 // Health is the body of GET /v1/health.
 type Health struct {
+	// Status is "ok", "degraded" (some shard cannot commit writes; see
+	// Shards), or why the cluster cannot serve at all.
 	Status string `json:"status"`
+	// Shards names the shards that cannot commit writes, when degraded.
+	Shards []ShardHealth `json:"shards,omitempty"`
+}
+
+// ShardHealth says why a shard cannot commit writes.
+type ShardHealth struct {
+	Collection string `json:"collection"`
+	Shard      int    `json:"shard"`
+	// Reason is "no leader" (no replica answers as leader: an election is
+	// under way, or the leader is paused or cut off) or "stale leader" (the
+	// replica that answers as leader is behind another replica's term).
+	Reason string `json:"reason"`
 }
 
 // ClusterStatus is the body of GET /v1/cluster.

@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -102,6 +103,13 @@ func decodeError(status int, body []byte) *Error {
 	var h api.Health
 	if err := json.Unmarshal(body, &h); err == nil && h.Status != "" {
 		e.Message = h.Status // GET /v1/health answers 503 with the reason
+		for i, sh := range h.Shards {
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			e.Message += fmt.Sprintf("%s%s/%d %s", sep, sh.Collection, sh.Shard, sh.Reason)
+		}
 		return e
 	}
 	e.Message = strings.TrimSpace(string(body))

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -21,13 +22,26 @@ func (c *Coordinator) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := c.ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: err.Error()})
+		h := api.Health{Status: err.Error()}
+		var d *degradedError
+		if errors.As(err, &d) {
+			h = api.Health{Status: "degraded", Shards: d.shards}
+		}
+		writeJSON(w, http.StatusServiceUnavailable, h)
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
-// ready reports why writes cannot be served yet, or nil.
+// degradedError names the shards that cannot commit writes.
+type degradedError struct{ shards []api.ShardHealth }
+
+func (e *degradedError) Error() string {
+	return fmt.Sprintf("degraded: %d shards cannot commit (%s/%d: %s first)", len(e.shards), e.shards[0].Collection, e.shards[0].Shard, e.shards[0].Reason)
+}
+
+// ready reports why writes cannot be served yet (a *degradedError when some
+// shards cannot commit), or nil.
 func (c *Coordinator) ready(ctx context.Context) error {
 	if !c.cfg.NATS.IsConnected() {
 		return errors.New("nats disconnected")
@@ -47,12 +61,38 @@ func (c *Coordinator) ready(ctx context.Context) error {
 		return nil
 	}
 	st := c.clusterStatus(ctx, nodes, cols)
+	var bad []api.ShardHealth
 	for _, sh := range st.Shards {
-		if leaderOf(sh) == "" {
-			return errors.New("a shard has no leader")
+		if reason := commitProblem(sh); reason != "" {
+			bad = append(bad, api.ShardHealth{Collection: sh.Collection, Shard: sh.Shard, Reason: reason})
 		}
 	}
+	if len(bad) > 0 {
+		return &degradedError{shards: bad}
+	}
 	return nil
+}
+
+// commitProblem says why a shard cannot commit writes, or "". A leader that
+// loses its quorum steps down after raft's leader lease, so a shard whose
+// leader is paused or cut off shows no leader; one that answers as leader in
+// an older term than another replica's is stale.
+func commitProblem(sh api.ShardStatus) string {
+	var lead *api.ReplicaStatus
+	var maxTerm uint64
+	for i, r := range sh.Replicas {
+		maxTerm = max(maxTerm, r.Term)
+		if r.Role == "leader" && (lead == nil || r.Term > lead.Term) {
+			lead = &sh.Replicas[i]
+		}
+	}
+	switch {
+	case lead == nil:
+		return "no leader"
+	case lead.Term < maxTerm:
+		return "stale leader"
+	}
+	return ""
 }
 
 func leaderOf(sh api.ShardStatus) string {

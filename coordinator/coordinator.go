@@ -42,8 +42,16 @@ type Config struct {
 	// ReadTimeout bounds a whole search or get, retries included; default 10s.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds a write, retries through leader changes included;
-	// default 20s.
+	// default 20s. A write that fails with it may still have committed
+	// (docs/replication.md, "Unknown outcomes").
 	WriteTimeout time.Duration
+	// WriteAttemptTimeout is how long one attempt of a shard write waits
+	// for a leader to acknowledge receipt before it is sent again (upserts
+	// and deletes are idempotent), plus one second per MiB of the shard's
+	// request; default 500ms. An acknowledged attempt waits for its answer
+	// within WriteTimeout. It keeps a write from waiting on a leader that
+	// stopped answering (paused, cut off) for much more than an election.
+	WriteAttemptTimeout time.Duration
 	// CreateWait is how long a collection create waits for every shard to
 	// elect a leader before answering; default 15s.
 	CreateWait time.Duration
@@ -52,7 +60,8 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in except the
 // required fields.
 func DefaultConfig() Config {
-	return Config{ShardTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, CreateWait: 15 * time.Second}
+	return Config{ShardTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second,
+		WriteAttemptTimeout: 500 * time.Millisecond, CreateWait: 15 * time.Second}
 }
 
 // Validate checks c and fills in defaults.
@@ -75,6 +84,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.WriteAttemptTimeout <= 0 {
+		c.WriteAttemptTimeout = d.WriteAttemptTimeout
 	}
 	if c.CreateWait <= 0 {
 		c.CreateWait = d.CreateWait

@@ -2,12 +2,14 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-search/shoal/api"
 	"github.com/shoal-search/shoal/internal/meta"
@@ -88,8 +90,19 @@ type writeResult struct {
 	upserted, deleted int
 }
 
+// writeAttempt is how long one attempt of a shard write of size bytes waits
+// for a leader to acknowledge it before it is sent again.
+func (c *Coordinator) writeAttempt(size int) time.Duration {
+	return min(c.cfg.WriteAttemptTimeout+time.Duration(size>>20)*time.Second, c.cfg.WriteTimeout)
+}
+
 // write sends each shard's operations to its leader, in parallel, retrying
 // through leader changes, and returns a token covering every shard written.
+// An attempt that no leader acknowledges within writeAttempt is sent again
+// (callWrite); one that a leader acknowledged waits for its answer within the
+// whole budget. Upserts and deletes are idempotent, so a write that reaches
+// the leader twice changes nothing more. When the whole budget passes, the outcome is
+// unknown: an attempt may still commit.
 func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [][]*wire.Op) (token, writeResult, error) {
 	tok := token{uid: col.UID, indexes: map[int]uint64{}}
 	var res writeResult
@@ -105,9 +118,10 @@ func (c *Coordinator) write(ctx context.Context, col meta.Collection, perShard [
 			defer wg.Done()
 			req := &wire.WriteRequest{Version: wire.Version, Ops: ops}
 			var resp wire.WriteResponse
+			ackWait := c.writeAttempt(proto.Size(req))
 			errs[s] = c.withRetry(ctx, "write", c.cfg.WriteTimeout, c.cfg.WriteTimeout, func(actx context.Context) error {
 				resp.Reset()
-				if err := c.call(actx, wire.WriteSubject(col.Spec.Name, s), nil, req, &resp); err != nil {
+				if err := c.callWrite(actx, ackWait, wire.WriteSubject(col.Spec.Name, s), req, &resp); err != nil {
 					return err
 				}
 				if resp.Error != nil {
@@ -244,3 +258,80 @@ func docFromWire(d *wire.Document, s *api.CollectionSpec) api.Document {
 	}
 	return out
 }
+
+// callWrite sends one write attempt and waits for its answer. It asks the
+// leader to acknowledge receipt (wire.AckHeader): with no acknowledgement
+// within ackWait (nobody answering: a paused or cut-off leader still holding
+// the subject) it gives up with context.DeadlineExceeded, so the caller sends
+// it again; once acknowledged it waits for the answer until ctx ends. A
+// not-leader answer from a former leader waits briefly for the new leader's
+// acknowledgement, since both may hold the subject.
+func (c *Coordinator) callWrite(ctx context.Context, ackWait time.Duration, subject string, req *wire.WriteRequest, resp *wire.WriteResponse) error {
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return err
+	}
+	inbox := c.cfg.NATS.NewInbox()
+	sub, err := c.cfg.NATS.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	hdr := nats.Header{wire.AckHeader: []string{"1"}}
+	if dl, ok := ctx.Deadline(); ok {
+		hdr.Set(wire.BudgetHeader, wire.FormatBudget(dl))
+	}
+	if err := c.cfg.NATS.PublishMsg(&nats.Msg{Subject: subject, Reply: inbox, Data: b, Header: hdr}); err != nil {
+		return err
+	}
+	ackCtx, ackCancel := context.WithTimeout(ctx, ackWait)
+	defer ackCancel()
+	graceCtx, graceCancel := context.WithCancel(ctx)
+	defer graceCancel()
+	wait := ackCtx
+	acked := false
+	var notLeader *wire.WriteResponse
+	for {
+		msg, err := sub.NextMsgWithContext(wait)
+		if err != nil {
+			if notLeader != nil {
+				proto.Reset(resp)
+				proto.Merge(resp, notLeader)
+				return nil
+			}
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("write %s: no leader acknowledged within %v: %w", subject, ackWait, context.DeadlineExceeded)
+			}
+			return err
+		}
+		if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
+			return nats.ErrNoResponders
+		}
+		if msg.Header.Get(wire.AckHeader) != "" {
+			acked = true
+			wait = ctx
+			continue
+		}
+		var r wire.WriteResponse
+		if err := proto.Unmarshal(msg.Data, &r); err != nil {
+			return err
+		}
+		if r.Error != nil && r.Error.Code == wire.CodeNotLeader && !acked {
+			// a former leader; the new one may still acknowledge
+			if notLeader == nil {
+				notLeader = &r
+				wait = graceCtx
+				t := time.AfterFunc(notLeaderGrace, graceCancel)
+				defer t.Stop()
+			}
+			continue
+		}
+		proto.Reset(resp)
+		proto.Merge(resp, &r)
+		return nil
+	}
+}
+
+// notLeaderGrace is how long a write that a former leader refused waits for
+// another replica's acknowledgement before it is retried.
+const notLeaderGrace = 100 * time.Millisecond

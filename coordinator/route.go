@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-search/shoal/internal/meta"
+	"github.com/shoal-search/shoal/internal/wire"
 )
 
 // ShardOf returns the shard of a document id: FNV-1a 64 of the id modulo the
@@ -90,6 +91,14 @@ func (c *Coordinator) call(ctx context.Context, subject string, hdr nats.Header,
 	b, err := proto.Marshal(req)
 	if err != nil {
 		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		h := make(nats.Header, len(hdr)+1)
+		for k, v := range hdr {
+			h[k] = v
+		}
+		h.Set(wire.BudgetHeader, wire.FormatBudget(dl))
+		hdr = h
 	}
 	msg, err := c.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: b, Header: hdr})
 	if err != nil {

@@ -438,7 +438,7 @@ func TestAppliedIndexCoversNoops(t *testing.T) {
 		if err := g.WaitApplied(ctx, last); err != nil {
 			t.Fatalf("%s: WaitApplied(%d): %v (applied %d)", nd.cfg.NodeID, last, err, g.AppliedIndex())
 		}
-		if got := g.RaftAppliedIndex(); got < last {
+		if got := g.AppliedIndex(); got < last {
 			t.Fatalf("%s: applied %d, want >= %d", nd.cfg.NodeID, got, last)
 		}
 	}

@@ -16,7 +16,11 @@
 // Writes go through Group.Propose on the leader, which returns once the
 // command is committed and applied there. Followers answer read-your-writes
 // reads after Group.WaitApplied(index); strong reads run on the leader after
-// Group.Barrier.
+// Group.Barrier. Group.AppliedIndex counts every log entry (commands, markers,
+// configuration changes, raft's no-ops and barriers), WaitApplied and Applied
+// are woken by the replica's progress rather than polling, and a re-opened
+// replica closes Group.CaughtUp once it has applied what it held before
+// (Group.OpenIndex).
 //
 //	h, err := replication.New(replication.Config{NodeID: "n1", Dir: dir})
 //	if err != nil { ... }

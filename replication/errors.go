@@ -21,6 +21,9 @@ var (
 	ErrGroupOpen = errors.New("replication: group already open")
 	// ErrBadGroup is returned for a group id that is not a safe directory name.
 	ErrBadGroup = errors.New("replication: bad group id")
+	// ErrPeerUnknown is returned by Open for a fresh replica (no raft state on
+	// disk) when a peer it must bootstrap with has no address yet.
+	ErrPeerUnknown = errors.New("replication: peer address unknown")
 	// ErrBadSnapshot is returned when a snapshot stream has a bad header.
 	ErrBadSnapshot = errors.New("replication: bad snapshot")
 )

@@ -66,6 +66,10 @@ var (
 
 // Apply applies a committed command.
 func (f *fsm) Apply(l *raft.Log) any {
+	if isMarker(l) {
+		f.g.setApplied(l.Index)
+		return applyResult{}
+	}
 	resp, err := f.sm.Apply(l.Index, l.Data)
 	f.g.setApplied(l.Index)
 	return applyResult{resp: resp, err: err}

@@ -38,15 +38,18 @@ type Group struct {
 
 	leader atomic.Bool // as last reported by raft's NotifyCh
 
-	// applied is the last index applied to the StateMachine (commands,
-	// membership changes, restored snapshots). appliedCh, when not nil, is
-	// closed at the next change; WaitApplied waits on it.
+	// The applied index and read floor; see applied.go.
 	appliedMu sync.Mutex
-	applied   uint64
-	appliedCh chan struct{}
+	applied   uint64        // last entry the fsm saw: command, marker, configuration, restore
+	floor     uint64        // every entry up to floor is reflected in the StateMachine
+	blocked   uint64        // a command above floor found by scan and not applied yet; 0: none known
+	appliedCh chan struct{} // when not nil, closed at the next change of floor
+	openIndex uint64        // the last log index when the group was opened (lowered by truncation)
+	caughtUp  chan struct{} // closed once floor >= openIndex
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
+	scanMu    sync.Mutex // serialises scans of the log in advance
 
 	proposals, proposeErrors, restores atomic.Uint64
 
@@ -61,115 +64,6 @@ func (g *Group) ID() string { return g.id }
 
 // Dir returns the directory holding the group's raft data.
 func (g *Group) Dir() string { return g.dir }
-
-// setApplied records that index was applied and wakes WaitApplied.
-func (g *Group) setApplied(index uint64) {
-	g.appliedMu.Lock()
-	if index > g.applied {
-		g.applied = index
-		if g.appliedCh != nil {
-			close(g.appliedCh)
-			g.appliedCh = nil
-		}
-	}
-	g.appliedMu.Unlock()
-}
-
-// resetApplied sets the applied index after a snapshot restore.
-func (g *Group) resetApplied(index uint64) {
-	g.appliedMu.Lock()
-	g.applied = index
-	if g.appliedCh != nil {
-		close(g.appliedCh)
-		g.appliedCh = nil
-	}
-	g.appliedMu.Unlock()
-}
-
-// fsmApplied returns the index of the last entry the StateMachine applied
-// (command, membership change or restored snapshot).
-func (g *Group) fsmApplied() uint64 {
-	g.appliedMu.Lock()
-	defer g.appliedMu.Unlock()
-	return g.applied
-}
-
-// AppliedIndex returns the last log index whose effects the StateMachine on
-// this replica holds: the last entry it applied, or a later index when every
-// entry after that one up to raft's applied index never reaches the
-// StateMachine (the no-op each new leader writes, barriers). So it reaches the
-// commit index even when that is a no-op, and never runs ahead of the
-// StateMachine the way raft's own applied index does (raft counts entries as
-// applied once queued for the StateMachine).
-func (g *Group) AppliedIndex() uint64 {
-	a := g.fsmApplied()
-	if g.r == nil {
-		return a
-	}
-	r := g.r.AppliedIndex()
-	if r > a && g.onlyNonFSM(a+1, r) {
-		g.setApplied(r)
-		return r
-	}
-	return a
-}
-
-// maxNonFSMScan bounds how many log entries AppliedIndex inspects.
-const maxNonFSMScan = 16
-
-// onlyNonFSM reports whether every entry in [lo, hi] is of a type the
-// StateMachine never sees. Entries it cannot read count as relevant.
-func (g *Group) onlyNonFSM(lo, hi uint64) bool {
-	if g.logs == nil || hi-lo >= maxNonFSMScan {
-		return false
-	}
-	var l raft.Log
-	for i := lo; i <= hi; i++ {
-		if err := g.logs.GetLog(i, &l); err != nil {
-			return false
-		}
-		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return false
-		}
-	}
-	return true
-}
-
-// WaitApplied returns once AppliedIndex() >= index, or with the context's
-// error, or ErrClosed when the group closes first.
-func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
-	if g.AppliedIndex() >= index {
-		return nil
-	}
-	// Applies wake us; a poll catches no-op entries, which apply silently.
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		g.appliedMu.Lock()
-		if g.applied >= index {
-			g.appliedMu.Unlock()
-			return nil
-		}
-		if g.closed {
-			g.appliedMu.Unlock()
-			return ErrClosed
-		}
-		if g.appliedCh == nil {
-			g.appliedCh = make(chan struct{})
-		}
-		ch := g.appliedCh
-		g.appliedMu.Unlock()
-		select {
-		case <-ch:
-		case <-poll.C:
-			if g.AppliedIndex() >= index {
-				return nil
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("replication: wait for index %d in %s: %w", index, g.id, ctx.Err())
-		}
-	}
-}
 
 // IsLeader reports whether this replica is the group's leader right now.
 func (g *Group) IsLeader() bool { return g.r.State() == raft.Leader }
@@ -280,10 +174,12 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (index uint64, resp []b
 }
 
 // Barrier is a read barrier on the leader: it returns once this replica has
-// confirmed it is still the leader (a no-op entry committed by a quorum in
+// confirmed it is still the leader (a marker entry committed by a quorum in
 // its term) and has applied every entry committed before the call. Reads of
 // the StateMachine that start after Barrier returns see every write
-// acknowledged before Barrier was called.
+// acknowledged before Barrier was called. The marker reaches every replica's
+// fsm (unlike raft's own barrier entries), so it also moves their applied
+// index and wakes their waiters.
 func (g *Group) Barrier(ctx context.Context) error {
 	if g.isClosed() {
 		return ErrClosed
@@ -291,12 +187,7 @@ func (g *Group) Barrier(ctx context.Context) error {
 	if g.r.State() != raft.Leader {
 		return g.notLeader(false)
 	}
-	ctx, cancel, d, err := g.bound(ctx)
-	defer cancel()
-	if err != nil {
-		return err
-	}
-	return g.wait(ctx, g.r.Barrier(d))
+	return g.writeMarker(ctx)
 }
 
 // Status is a replica's view of its group.
@@ -487,6 +378,9 @@ func (g *Group) watchLeadership() {
 		}
 		g.leader.Store(v)
 		g.log.Info("replication: leadership changed", "leader", v)
+		if v {
+			g.markLeadership()
+		}
 		g.h.emit(g.id, v)
 	}
 	for {

@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -200,14 +201,18 @@ func ValidGroupID(group string) error {
 	return nil
 }
 
-// Open starts (or re-opens from Dir) this node's replica of group. On a fresh
+// Open starts (or re-opens from Dir) this node's replica of group at once. On a fresh
 // directory with no raft state and a non-empty peers it bootstraps the group
 // with peers, which must include this node; every replica calls Open with the
 // same peers, so the bootstrap configuration is identical everywhere. With
 // empty peers a fresh replica bootstraps nothing and waits to be added by the
 // leader (Group.AddVoter): use that for a replica joining a group that already
 // runs (re-replication, moves), never a bootstrap with a new peer list. On existing state, peers only refresh the address
-// book (see SetPeerAddr); the membership comes from the stored state.
+// book (see SetPeerAddr); the membership comes from the stored state, a peer
+// may have an empty Addr, and peers whose address is not known yet are dialled
+// at the address in the stored configuration until SetPeerAddr names another:
+// a restarted replica never waits for its peers. A fresh replica with a peer
+// lacking an address fails with ErrPeerUnknown.
 func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error) {
 	if err := ValidGroupID(group); err != nil {
 		return nil, err
@@ -219,8 +224,8 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 		return nil, fmt.Errorf("replication: open %s: peers do not include this node %s", group, h.cfg.NodeID)
 	}
 	for _, p := range peers {
-		if p.ID == "" || p.Addr == "" {
-			return nil, fmt.Errorf("replication: open %s: peer %+v lacks an id or address", group, p)
+		if p.ID == "" {
+			return nil, fmt.Errorf("replication: open %s: peer %+v lacks an id", group, p)
 		}
 	}
 
@@ -237,7 +242,9 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 	h.mu.Unlock()
 
 	for _, p := range peers {
-		h.SetPeerAddr(p.ID, p.Addr)
+		if p.Addr != "" {
+			h.SetPeerAddr(p.ID, p.Addr)
+		}
 	}
 	g, err := h.open(group, sm, peers)
 	if errors.Is(err, errSnapshotsUnusable) {
@@ -272,16 +279,19 @@ func (h *Host) Open(group string, sm StateMachine, peers []Peer) (*Group, error)
 
 func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err error) {
 	dir := filepath.Join(h.cfg.Dir, group)
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	g = &Group{
-		id:    group,
-		h:     h,
-		dir:   dir,
-		log:   h.log.With("group", group),
-		stop:  make(chan struct{}),
-		notes: make(chan bool, 16),
+		id:       group,
+		h:        h,
+		dir:      dir,
+		log:      h.log.With("group", group),
+		stop:     make(chan struct{}),
+		notes:    make(chan bool, 16),
+		caughtUp: make(chan struct{}),
 	}
 	var cleanup []func()
 	defer func() {
@@ -309,11 +319,13 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	g.guard = guard
 	guard.g = g
 	cleanup = append(cleanup, guard.close)
-	logs, err := raft.NewLogCache(h.cfg.LogCacheSize, g.guard)
+	var logs raft.LogStore
+	logs, err = raft.NewLogCache(h.cfg.LogCacheSize, g.guard)
 	if err != nil {
 		return nil, err
 	}
-	g.logs = logs
+	g.logs = trackedLogs{LogStore: logs, g: g}
+	logs = g.logs
 	hl := newHCLogger(g.log, "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, h.cfg.SnapshotRetain, hl.Named("snapshot"))
 	if err != nil {
@@ -349,6 +361,15 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		return nil, err
 	}
 	if !existing && len(peers) > 0 {
+		for _, p := range peers {
+			if p.Addr == "" {
+				if created {
+					// leave no directory behind: HasState stays false
+					cleanup = append([]func(){func() { os.RemoveAll(dir) }}, cleanup...) // last
+				}
+				return nil, fmt.Errorf("%w: %s (bootstrap needs every address)", ErrPeerUnknown, p.ID)
+			}
+		}
 		conf := raft.Configuration{}
 		for _, p := range peers {
 			conf.Servers = append(conf.Servers, raft.Server{
@@ -359,6 +380,20 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+
+	// The read floor of a re-opened replica: what it held before. Set before
+	// raft starts, so that no entry it applies is missed.
+	last, err := logs.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	if sl, err := snaps.List(); err == nil && len(sl) > 0 {
+		last = max(last, sl[0].Index)
+	}
+	g.appliedMu.Lock()
+	g.openIndex = last
+	g.notifyLocked()
+	g.appliedMu.Unlock()
 
 	g.r, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, gatedTransport{g.trans, g.guard})
 	if err != nil {
@@ -377,6 +412,17 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 	go g.watchLeadership()
 	g.log.Debug("replication: group open", "existing", existing, "applied", g.AppliedIndex())
 	return g, nil
+}
+
+// HasState reports whether group has a directory under Dir, that is whether
+// this node may hold raft state for it: Open of such a group never waits for
+// its peers' addresses. A false answer means Open would bootstrap.
+func (h *Host) HasState(group string) bool {
+	if ValidGroupID(group) != nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(h.cfg.Dir, group, "raft.db"))
+	return err == nil
 }
 
 // Group returns the open group, or nil if it is not open.

@@ -2,6 +2,7 @@ package clustertest_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -177,4 +178,117 @@ func devKillData(t *testing.T) ([]api.Document, []*api.SparseVector) {
 		queries = append(queries, randSparse(r, 30522, 20))
 	}
 	return docs, queries
+}
+
+// TestDevRestartAfterStrongReads is issue 13's first sequence on `shoal dev`:
+// 2 shards with rf 3, 2,000 documents, 50 strong searches, SIGKILL, restart;
+// then, with no write, a get and searches (eventual and strong) must answer
+// within 15 s of the restart, and every replica's applied index must reach
+// its last index.
+func TestDevRestartAfterStrongReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("dev cluster skipped under -short")
+	}
+	bin := buildShoal(t)
+	data := filepath.Join(t.TempDir(), "data")
+	base := clustertest.FreeBase(t, 3)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
+	do := clustertest.HTTP{URL: "http://" + addr, Client: &http.Client{Timeout: 30 * time.Second}}.Do
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "dev", "--data", data, "--http", addr, "--log-level", "warn")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			if t.Failed() {
+				t.Logf("shoal dev output:\n%s", out.String())
+			}
+		})
+		return cmd
+	}
+	cmd := start()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st, _ := do("GET", "/v1/health", nil, nil); st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("shoal dev did not become healthy")
+		}
+	}
+	if st, raw := do("POST", "/v1/collections", api.CollectionSpec{Name: "c", Shards: 2, Replication: 3, Sparse: &api.SparseField{MaxTerm: 1000}}, nil); st != 201 {
+		t.Fatalf("create: %d %s", st, raw)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for from := 0; from < 2000; from += 500 {
+		var docs []api.Document
+		for i := from; i < from+500; i++ {
+			docs = append(docs, api.Document{ID: docID(i), Sparse: randSparse(r, 1000, 12)})
+		}
+		if st, raw := do("POST", "/v1/collections/c/documents", api.UpsertRequest{Documents: docs}, nil); st != 200 {
+			t.Fatalf("upsert: %d %s", st, raw)
+		}
+	}
+	strong := &api.Consistency{Level: "strong"}
+	for i := range 50 {
+		if st, raw := do("POST", "/v1/collections/c/search", api.SearchRequest{K: 10, Sparse: randSparse(r, 1000, 20), Consistency: strong}, nil); st != 200 {
+			t.Fatalf("strong search %d: %d %s", i, st, raw)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	restarted := time.Now()
+	start()
+	q := randSparse(r, 1000, 20)
+	reads := []struct {
+		name string
+		do   func() (int, []byte)
+	}{
+		{"get", func() (int, []byte) { return do("GET", "/v1/collections/c/documents/"+docID(7), nil, nil) }},
+		{"get", func() (int, []byte) { return do("GET", "/v1/collections/c/documents/"+docID(8), nil, nil) }},
+		{"search", func() (int, []byte) {
+			return do("POST", "/v1/collections/c/search", api.SearchRequest{K: 10, Sparse: q}, nil)
+		}},
+		{"strong search", func() (int, []byte) {
+			return do("POST", "/v1/collections/c/search", api.SearchRequest{K: 10, Sparse: q, Consistency: strong}, nil)
+		}},
+	}
+	for _, rd := range reads {
+		for {
+			st, raw := rd.do()
+			if st == 200 {
+				break
+			}
+			if time.Since(restarted) > 15*time.Second {
+				t.Fatalf("%s not answered 15 s after the restart: %d %s", rd.name, st, raw)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("reads answered %v after the restart, with no write", time.Since(restarted))
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var cl api.ClusterStatus
+		do("GET", "/v1/cluster", nil, &cl)
+		behind := ""
+		for _, sh := range cl.Shards {
+			for _, rp := range sh.Replicas {
+				if rp.AppliedIndex < rp.LastIndex {
+					behind += fmt.Sprintf(" %d/%s applied %d of %d", sh.Shard, rp.Node, rp.AppliedIndex, rp.LastIndex)
+				}
+			}
+		}
+		if behind == "" && len(cl.Shards) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas behind their last index:%s", behind)
+		}
+	}
 }

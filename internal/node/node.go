@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -215,7 +214,15 @@ func (n *Node) run(ctx context.Context) {
 
 func (n *Node) reconcile(ctx context.Context, cols []meta.Collection) {
 	want := map[string]struct{}{}
-	var nodes map[string]string
+	// Peers registered since a replica opened are reached at their
+	// registered address; until then raft dials the address in the stored
+	// configuration.
+	nodes := n.nodeAddrs(ctx)
+	for id, addr := range nodes {
+		if id != n.cfg.ID && addr != "" {
+			n.host.SetPeerAddr(id, addr)
+		}
+	}
 	for _, col := range cols {
 		for s, replicas := range col.Placement {
 			if !contains(replicas, n.cfg.ID) {
@@ -228,9 +235,6 @@ func (n *Node) reconcile(ctx context.Context, cols []meta.Collection) {
 			n.mu.Unlock()
 			if open {
 				continue
-			}
-			if nodes == nil {
-				nodes = n.nodeAddrs(ctx)
 			}
 			if err := n.open(col, s, nodes); err != nil {
 				n.log.Warn("open replica", "group", g, "err", err)
@@ -276,10 +280,13 @@ func (n *Node) nodeAddrs(ctx context.Context) map[string]string {
 
 func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 	g := col.Group(s)
+	// A peer not registered yet has no address: a replica with raft state
+	// on disk opens anyway and reaches it later (replication.Host.Open); a
+	// fresh one cannot bootstrap and is retried on the next reconcile.
 	peers := make([]replication.Peer, 0, len(col.Placement[s]))
 	for _, id := range col.Placement[s] {
-		addr, ok := addrs[id]
-		if !ok {
+		addr := addrs[id]
+		if addr == "" && !n.host.HasState(g) {
 			return fmt.Errorf("peer %s is not registered yet", id)
 		}
 		peers = append(peers, replication.Peer{ID: id, Addr: addr})
@@ -320,8 +327,8 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 		return err
 	}
 	r := &replica{collection: col.Spec.Name, shard: s, eng: eng, group: group}
-	ra := replicaAdapter{g: group, floor: group.Status().LastIndex, caught: new(atomic.Bool)}
-	go releaseBuildsWhenCaught(eng, group, ra.floor)
+	ra := replicaAdapter{g: group}
+	go releaseBuildsWhenCaught(eng, group)
 	if err := n.svc.Attach(r.collection, s, eng, ra); err != nil {
 		_ = n.host.CloseGroup(g, false)
 		_ = eng.Close()
@@ -413,36 +420,30 @@ type snapshot struct{ *shard.Snapshot }
 // Release closes the segment index files the snapshot holds open.
 func (s snapshot) Release() { s.Snapshot.Close() }
 
-// releaseBuildsWhenCaught releases the engine's held builds once raft has
-// applied floor, or after a minute whatever happened (a replica whose
-// unacknowledged log tail was discarded never reaches its old floor).
-func releaseBuildsWhenCaught(eng *shard.Shard, g *replication.Group, floor uint64) {
+// releaseBuildsWhenCaught releases the engine's held builds once the
+// replica has caught up to where it was when opened, when it closes, or after
+// a minute whatever happened.
+func releaseBuildsWhenCaught(eng *shard.Shard, g *replication.Group) {
 	defer eng.ReleaseBuilds()
-	deadline := time.Now().Add(time.Minute)
-	for g.RaftAppliedIndex() < floor && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	select {
+	case <-g.CaughtUp():
+	case <-g.Done():
+	case <-t.C:
 	}
 }
 
 // replicaAdapter adapts a raft group to shardsvc.Replica.
-type replicaAdapter struct {
-	g *replication.Group
-	// floor is the last log index the replica held when it was opened;
-	// reads wait until raft has applied it (caught), so a restarted replica
-	// never answers from a state older than the one it had.
-	floor  uint64
-	caught *atomic.Bool
-}
+type replicaAdapter struct{ g *replication.Group }
 
+// ReadFloor is the index every read waits for until the replica has caught up
+// to what it held when it was opened (replication.Group.OpenIndex), then 0.
 func (a replicaAdapter) ReadFloor() uint64 {
-	if a.caught.Load() {
+	if a.g.IsCaughtUp() {
 		return 0
 	}
-	if a.g.RaftAppliedIndex() >= a.floor {
-		a.caught.Store(true)
-		return 0
-	}
-	return a.floor
+	return a.g.OpenIndex()
 }
 
 var _ shardsvc.Replica = replicaAdapter{}
@@ -453,21 +454,9 @@ func (a replicaAdapter) Propose(ctx context.Context, cmd []byte) (uint64, []byte
 
 func (a replicaAdapter) IsLeader() bool { return a.g.IsLeader() }
 
+func (a replicaAdapter) AppliedIndex() uint64 { return a.g.AppliedIndex() }
+
 func (a replicaAdapter) WaitApplied(ctx context.Context, index uint64) error {
-	if index <= a.floor && !a.caught.Load() {
-		// The floor may be a no-op entry, which the state machine never
-		// sees: poll raft's own applied index instead.
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for a.g.RaftAppliedIndex() < index {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-		return nil
-	}
 	return a.g.WaitApplied(ctx, index)
 }
 

@@ -69,7 +69,7 @@ func (s *Service) proposeOps(ctx context.Context, a *attached, ops []*wire.Op, b
 		if err != nil {
 			return index, res, err
 		}
-		idx, resp, err := a.rep.Propose(ctx, cmd)
+		idx, resp, err := a.writer.Write(ctx, cmd)
 		if err != nil {
 			return index, res, err
 		}

@@ -5,7 +5,10 @@
 // Every attached replica joins its shard's queue groups for searches and gets,
 // so NATS spreads reads over the replicas. Only the raft leader subscribes the
 // write and strong-read subjects; SetLeader moves those subscriptions when
-// leadership changes.
+// leadership changes. The consistency of reads (Reader: eventual, session
+// token, strong) and the proposal of writes (Writer) live in transport-free
+// types that the NATS handlers call; each request's deadline travels in the
+// wire.BudgetHeader header.
 //
 //	svc, _ := shardsvc.New(shardsvc.Config{NodeID: "n1", Conn: nc})
 //	_ = svc.Attach("docs", 0, engine, replica)
@@ -36,7 +39,11 @@ type Replica interface {
 	Propose(ctx context.Context, cmd []byte) (index uint64, resp []byte, err error)
 	// IsLeader reports whether this replica leads its group.
 	IsLeader() bool
-	// WaitApplied returns once the replica has applied index.
+	// AppliedIndex is the last log index the replica has applied, counting
+	// every entry (commands, barriers, no-ops, membership changes).
+	AppliedIndex() uint64
+	// WaitApplied returns once AppliedIndex() >= index, woken by the replica
+	// (no polling), or with the context's error.
 	WaitApplied(ctx context.Context, index uint64) error
 	// Barrier confirms leadership and waits until every committed entry is
 	// applied.
@@ -45,7 +52,8 @@ type Replica interface {
 	Status() RaftStatus
 	// ReadFloor is the log index every read waits for: the last index the
 	// replica held when it was opened, so that a restarted replica does not
-	// answer from a state older than the one it had before.
+	// answer from a state older than the one it had before; 0 once it has
+	// caught up to it.
 	ReadFloor() uint64
 }
 
@@ -140,6 +148,8 @@ type attached struct {
 	key    key
 	eng    *shard.Shard
 	rep    Replica
+	reader Reader
+	writer Writer
 	reads  []*nats.Subscription
 	leader []*nats.Subscription
 	isLead bool
@@ -249,7 +259,8 @@ func (s *Service) Attach(collection string, shardN int, eng *shard.Shard, rep Re
 	if _, ok := s.replicas[k]; ok {
 		return fmt.Errorf("shardsvc: %s/%d already attached", collection, shardN)
 	}
-	a := &attached{key: k, eng: eng, rep: rep}
+	a := &attached{key: k, eng: eng, rep: rep,
+		reader: Reader{Rep: rep, Wait: s.cfg.ReadWaitTimeout}, writer: Writer{Rep: rep, Timeout: s.cfg.WriteTimeout}}
 	q := wire.QueueGroup(collection, shardN)
 	for subj, h := range map[string]func(*attached, *nats.Msg){
 		wire.SearchSubject(collection, shardN): s.handleSearch,
@@ -280,12 +291,14 @@ func (s *Service) SetLeader(collection string, shardN int, isLeader bool) {
 		a.leader = nil
 		return
 	}
-	q := wire.QueueGroup(collection, shardN) + ".leader"
+	// Not a queue group: while a paused or partitioned former leader still
+	// holds its subscription, every request reaches the new leader too, and
+	// the caller takes the first answer.
 	for subj, h := range map[string]func(*attached, *nats.Msg){
 		wire.WriteSubject(collection, shardN):  s.handleWrite,
 		wire.StrongSubject(collection, shardN): s.handleStrong,
 	} {
-		sub, err := s.cfg.Conn.QueueSubscribe(subj, q, s.dispatch(a, h))
+		sub, err := s.cfg.Conn.Subscribe(subj, s.dispatch(a, h))
 		if err != nil {
 			s.cfg.Logger.Error("subscribe leader subject", "subject", subj, "err", err)
 			continue
@@ -369,7 +382,7 @@ func (s *Service) errorFor(a *attached, err error) *wire.Error {
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &wire.Error{Code: wire.CodeTimeout, Message: err.Error()}
-	case a != nil && !a.rep.IsLeader():
+	case a != nil && (errors.Is(err, ErrNotLeader) || !a.rep.IsLeader()):
 		return &wire.Error{Code: wire.CodeNotLeader, Message: err.Error(), Leader: a.rep.Status().Leader}
 	}
 	return &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
@@ -425,7 +438,13 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 			b.Ops[i] = shard.Op{DeleteID: op.DeleteId}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	if m.Header != nil && m.Header.Get(wire.AckHeader) != "" && m.Reply != "" {
+		ack := &nats.Msg{Subject: m.Reply, Header: nats.Header{wire.AckHeader: []string{"accepted"}}}
+		if err := s.cfg.Conn.PublishMsg(ack); err != nil {
+			s.cfg.Logger.Debug("acknowledge write", "err", err)
+		}
+	}
+	ctx, cancel := requestContext(m, s.cfg.WriteTimeout)
 	defer cancel()
 	index, res, err := s.proposeOps(ctx, a, req.Ops, b)
 	if err != nil {
@@ -442,27 +461,33 @@ func (s *Service) handleWrite(a *attached, m *nats.Msg) {
 	s.respond(m, &wire.WriteResponse{Index: index, Upserted: uint32(res.Upserted), Deleted: uint32(res.Deleted)})
 }
 
-// waitRead makes a read wait for a consistency token or, when strong, a
-// raft barrier.
-func (s *Service) waitRead(a *attached, minIndex uint64, strong bool) error {
-	minIndex = max(minIndex, a.rep.ReadFloor())
-	if (minIndex == 0 || a.eng.AppliedIndex() >= minIndex) && !strong {
-		return nil
+// requestContext returns a context that ends when the budget the request
+// carries (wire.BudgetHeader) is spent, and at most limit from now.
+func requestContext(m *nats.Msg, limit time.Duration) (context.Context, context.CancelFunc) {
+	if m.Header != nil {
+		if d, ok := wire.ParseBudget(m.Header.Get(wire.BudgetHeader)); ok && d < limit {
+			limit = d
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadWaitTimeout)
+	return context.WithTimeout(context.Background(), limit)
+}
+
+// consistencyOf returns the consistency a read asks for.
+func consistencyOf(minIndex uint64, strong bool) Consistency {
+	switch {
+	case strong:
+		return Consistency{Level: Strong}
+	case minIndex > 0:
+		return Consistency{Level: Session, MinIndex: minIndex}
+	}
+	return Consistency{Level: Eventual}
+}
+
+// waitRead makes a read wait until the replica may answer it.
+func (s *Service) waitRead(a *attached, m *nats.Msg, minIndex uint64, strong bool) error {
+	ctx, cancel := requestContext(m, s.cfg.ReadWaitTimeout)
 	defer cancel()
-	if strong {
-		if !a.rep.IsLeader() {
-			return errors.New("not the leader")
-		}
-		if err := a.rep.Barrier(ctx); err != nil {
-			return err
-		}
-	}
-	if minIndex > 0 {
-		return a.rep.WaitApplied(ctx, minIndex)
-	}
-	return nil
+	return a.reader.Ready(ctx, consistencyOf(minIndex, strong))
 }
 
 func (s *Service) handleSearch(a *attached, m *nats.Msg) { s.search(a, m, false) }
@@ -493,11 +518,11 @@ func (s *Service) search(a *attached, m *nats.Msg, strong bool) {
 	if s.shouldForward(a, m, req.MinAppliedIndex, strong, true) && s.forward(a, m, false) {
 		return
 	}
-	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
+	if err := s.waitRead(a, m, req.MinAppliedIndex, strong); err != nil {
 		s.respond(m, &wire.SearchResponse{Error: s.errorFor(a, err)})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := requestContext(m, 30*time.Second)
 	defer cancel()
 	res, err := a.eng.Search(ctx, QueryFromWire(&req))
 	if err != nil {
@@ -531,7 +556,7 @@ func (s *Service) shouldForward(a *attached, m *nats.Msg, minIndex uint64, stron
 	if strong || m.Header.Get(forwardedHeader) != "" || a.rep.IsLeader() {
 		return false
 	}
-	if minIndex = max(minIndex, a.rep.ReadFloor()); minIndex > a.eng.AppliedIndex() {
+	if a.reader.Behind(consistencyOf(minIndex, false)) {
 		return true
 	}
 	return search && a.eng.Lagging()
@@ -551,7 +576,10 @@ func (s *Service) forward(a *attached, m *nats.Msg, get bool) bool {
 		fwd.Header.Set("Shoal-Op", "get")
 	}
 	fwd.Header.Set(forwardedHeader, "1")
-	reply, err := s.cfg.Conn.RequestMsg(fwd, s.cfg.ReadWaitTimeout)
+	ctx, cancel := requestContext(m, s.cfg.ReadWaitTimeout)
+	defer cancel()
+	fwd.Header.Set(wire.BudgetHeader, wire.FormatBudget(deadlineOf(ctx)))
+	reply, err := s.cfg.Conn.RequestMsgWithContext(ctx, fwd)
 	if err != nil {
 		s.cfg.Logger.Debug("forward to leader failed; answering locally", "collection", a.key.collection, "shard", a.key.shard, "err", err)
 		return false
@@ -576,7 +604,7 @@ func (s *Service) get(a *attached, m *nats.Msg, strong bool) {
 	if s.shouldForward(a, m, req.MinAppliedIndex, strong, false) && s.forward(a, m, true) {
 		return
 	}
-	if err := s.waitRead(a, req.MinAppliedIndex, strong); err != nil {
+	if err := s.waitRead(a, m, req.MinAppliedIndex, strong); err != nil {
 		s.respond(m, &wire.GetResponse{Error: s.errorFor(a, err)})
 		return
 	}
@@ -609,4 +637,9 @@ func segmentsToWire(infos []shard.SegmentInfo) []*wire.SegmentStatus {
 		out[i] = &wire.SegmentStatus{Id: in.ID, Docs: uint64(in.Docs), Deleted: uint64(in.Deleted), Bytes: uint64(in.Bytes), State: in.State}
 	}
 	return out
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	dl, _ := ctx.Deadline()
+	return dl
 }
