@@ -30,6 +30,9 @@ func (r *logReplica) Propose(_ context.Context, cmd []byte) (uint64, []byte, err
 	return uint64(len(r.cmds)), shard.EncodeApplyResult(shard.ApplyResult{Upserted: len(b.Ops)}), nil
 }
 
+// IsLeader is always true: the replica is the leader the writer proposes to.
+func (r *logReplica) IsLeader() bool { return true }
+
 func TestSplitOps(t *testing.T) {
 	for _, tc := range []struct {
 		sizes []int
@@ -63,7 +66,7 @@ func TestLargeWritesAreSplitIntoEntries(t *testing.T) {
 	}
 	rep := &logReplica{}
 	s := &Service{cfg: Config{MaxEntryBytes: limit}}
-	idx, res, err := s.proposeOps(context.Background(), &attached{rep: rep}, ops, b)
+	idx, res, err := s.proposeOps(context.Background(), &attached{rep: rep, writer: Writer{Rep: rep}}, ops, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +93,12 @@ func TestLargeWritesAreSplitIntoEntries(t *testing.T) {
 	// One entry when under the cap; an error stops at the failed entry.
 	rep = &logReplica{}
 	s.cfg.MaxEntryBytes = -1
-	if _, _, err := s.proposeOps(context.Background(), &attached{rep: rep}, ops, b); err != nil || len(rep.cmds) != 1 {
+	if _, _, err := s.proposeOps(context.Background(), &attached{rep: rep, writer: Writer{Rep: rep}}, ops, b); err != nil || len(rep.cmds) != 1 {
 		t.Fatalf("no cap: %d entries, err %v; want 1", len(rep.cmds), err)
 	}
 	rep = &logReplica{fail: 2}
 	s.cfg.MaxEntryBytes = limit
-	if _, _, err := s.proposeOps(context.Background(), &attached{rep: rep}, ops, b); err == nil || len(rep.cmds) != 1 {
+	if _, _, err := s.proposeOps(context.Background(), &attached{rep: rep, writer: Writer{Rep: rep}}, ops, b); err == nil || len(rep.cmds) != 1 {
 		t.Fatalf("failing second entry: %d entries, err %v; want 1 and an error", len(rep.cmds), err)
 	}
 }
