@@ -37,6 +37,12 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	ix.buildForward(docs, workers)
 	b := &builder{ix: ix, cfg: cfg, workers: workers}
 	b.prune(docs)
+	b.alpha = cfg.Alpha
+	if cfg.Pruning == PruneMass {
+		b.alpha = ix.adapt.Alpha
+	} else if b.alpha == 0 {
+		b.alpha = autoAlpha(1) // fixed pruning rules without an alpha: keep most of the mass
+	}
 	b.docTops()
 	b.blockLists()
 	if cfg.Reorder {
@@ -48,6 +54,9 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	b.dcT, b.dcV = nil, nil
 	if cfg.KNN > 0 && cfg.KNNBlocks == 0 {
 		ix.buildKNN(cfg.KNN, cfg.KNNParams, workers)
+	}
+	if cfg.Calibrate {
+		ix.calib = ix.calibrate(cfg.CalibrationQueries, calibrationK, workers, cfg.Seed)
 	}
 	return ix, nil
 }
@@ -176,6 +185,8 @@ type builder struct {
 	ix      *Index
 	cfg     Config
 	workers int
+	alpha   float64 // summary mass share: cfg.Alpha, or derived
+	sumCap  int     // summary entries per block at most (0: no bound)
 
 	listOff []uint64 // pruned list t is pdocs[listOff[t]:listOff[t+1]]
 	pdocs   []uint32
@@ -301,13 +312,57 @@ func (b *builder) prune(docs Forward) {
 	}
 	wg.Wait()
 	counts = nil
-	// Cap each list at its capLen largest values, kept in document order.
+	// Cap each list at its capLen largest values (PruneMass: at its
+	// mass-share cut), kept in document order.
 	newLen := make([]uint64, m)
+	mass := cfg.Pruning == PruneMass
+	var flat []float64
+	var orig []uint64 // list lengths before the cut
+	if mass {
+		flat = make([]float64, m)
+		orig = make([]uint64, m)
+		ix.listMax = make([]float32, m)
+	}
+	floor := cfg.MinPostings
+	if floor == 0 {
+		floor = autoMinPostings(n)
+	}
 	parallel(m, 64, nw, func(_, lo, hi int) {
 		var tmp []postingVal
+		var tv []termVal
 		for t := lo; t < hi; t++ {
 			a, e := b.listOff[t], b.listOff[t+1]
 			l := e - a
+			if mass && l > 0 {
+				orig[t] = l
+				vs := pvals[a:e]
+				flat[t] = flatness(vs)
+				ix.listMax[t] = slices.Max(vs)
+				if l <= uint64(floor) {
+					newLen[t] = l
+					continue
+				}
+				// The largest postings holding the list's mass share
+				// (massCut orders ties by document), at least floor.
+				tv = tv[:0]
+				var total float64
+				for j := a; j < e; j++ {
+					tv = append(tv, termVal{b.pdocs[j], pvals[j]})
+					total += float64(pvals[j])
+				}
+				k := massCut(tv, float32(massShare(flat[t])*total))
+				if k < floor {
+					slices.SortFunc(tv, byValueDesc)
+					k = floor
+				}
+				kept := tv[:k]
+				slices.SortFunc(kept, func(x, y termVal) int { return int(x.t) - int(y.t) })
+				for i, p := range kept {
+					b.pdocs[a+uint64(i)] = p.t
+				}
+				newLen[t] = uint64(k)
+				continue
+			}
 			if l <= uint64(capLen) {
 				newLen[t] = l
 				continue
@@ -342,6 +397,28 @@ func (b *builder) prune(docs Forward) {
 		at += newLen[t]
 	}
 	b.listOff[m] = at
+	if mass {
+		// Length-weighted mean flatness, summed in list order so that it
+		// does not depend on the number of workers.
+		var fs, ls float64
+		for t := 0; t < m; t++ {
+			if c := float64(orig[t]); c > 0 {
+				fs += flat[t] * c
+				ls += c
+			}
+		}
+		ad := &ix.adapt
+		ad.Flatness = 1
+		if ls > 0 {
+			ad.Flatness = fs / ls
+			ad.KeptShare = float64(at) / ls
+		}
+		ad.MinPostings = floor
+		ad.Alpha = b.cfg.Alpha
+		if ad.Alpha == 0 {
+			ad.Alpha = autoAlpha(ad.Flatness)
+		}
+	}
 	b.pdocs = slices.Clip(b.pdocs[:at])
 	if at < total/2 {
 		b.pdocs = slices.Clone(b.pdocs)
@@ -480,6 +557,19 @@ type listResult struct {
 func (b *builder) blockLists() {
 	ix := b.ix
 	m := int(ix.m)
+	if b.cfg.Pruning == PruneMass {
+		// Summary budget: summaryBudget entries per forward entry over all
+		// blocks, shared evenly.
+		var blocks int
+		for t := 0; t < m; t++ {
+			if L := int(b.listOff[t+1] - b.listOff[t]); L > 0 {
+				blocks += min(L, blockCount(L, b.cfg.Beta))
+			}
+		}
+		nnz := float64(ix.fOff[ix.n])
+		b.sumCap = max(8, int(summaryBudget*nnz/float64(max(blocks, 1))))
+		ix.adapt.SummaryCap = b.sumCap
+	}
 	order := make([]uint32, 0, m)
 	for t := 0; t < m; t++ {
 		if b.listOff[t+1] > b.listOff[t] {
@@ -596,7 +686,7 @@ func (b *builder) blockList(s *blockScratch, t uint32) listResult {
 	ix, cfg := b.ix, b.cfg
 	docs := b.pdocs[b.listOff[t]:b.listOff[t+1]]
 	L := len(docs)
-	C := max(1, int(math.Round(cfg.Beta*float64(L))))
+	C := min(L, blockCount(L, cfg.Beta))
 	var res listResult
 	if C == 1 {
 		res.sizes = []uint32{uint32(L)}
@@ -812,7 +902,19 @@ func (b *builder) summarize(s *blockScratch, docs []uint32, res *listResult) {
 			s.mx[u] = 0
 		}
 	}
-	k := massCut(s.pairs, float32(b.cfg.Alpha)*total)
+	k := massCut(s.pairs, float32(b.alpha)*total)
+	if lo, hi := b.sumCap/4, b.sumCap; hi > 0 {
+		// Adaptive builds bound summaries by the summary budget: at most
+		// sumCap entries (the heaviest), at least a quarter of it.
+		switch {
+		case k > hi:
+			slices.SortFunc(s.pairs[:k], byValueDesc)
+			k = hi
+		case k < lo && len(s.pairs) > k:
+			slices.SortFunc(s.pairs[k:], byValueDesc)
+			k = min(lo, len(s.pairs))
+		}
+	}
 	kept := s.pairs[:k]
 	slices.SortFunc(kept, func(x, y termVal) int { return int(x.t) - int(y.t) })
 	lo, hi := float32(math.Inf(1)), float32(0)
