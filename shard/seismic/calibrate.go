@@ -13,10 +13,11 @@ import (
 // documents, measured against exact scoring at build time. It is stored in
 // the index file (format version 2).
 //
-// The pseudo-queries are deterministic (the build seed): each takes terms
-// from a sampled document, drawn with probability proportional to their
-// weights, plus a share from a second document that shares the first one's
-// heaviest list (a topical neighbour); query lengths spread log-uniformly
+// The pseudo-queries are deterministic (the build seed): each takes half its
+// terms from a sampled document, drawn with probability proportional to
+// their weights, a fifth from a second document that shares the first one's
+// heaviest list (a topical neighbour), and the rest by document frequency
+// (the terms of random forward entries, with their values); query lengths spread log-uniformly
 // between a tenth and half of the median document length (at least 3, at
 // most 64). Query weights are the documents' weights; when the segment's
 // lists are flat (BM25-like, Adaptive.Flatness ≥ 0.85), every other query
@@ -26,7 +27,10 @@ import (
 // kNN refinement when the index has a graph) is then searched, and its cost
 // is the work it did: forward entries of the documents it scored plus
 // summary entries it evaluated, against the postings exact term-at-a-time
-// scoring would walk.
+// scoring would walk. A setting reaches a target when the one-sided 95%
+// lower confidence bound of its mean recall does (the per-query recalls'
+// standard error), so a segment with few or noisy pseudo-queries chooses
+// more accurate settings.
 type Calibration struct {
 	// Queries is the number of pseudo-queries.
 	Queries int `json:"queries"`
@@ -54,11 +58,20 @@ type CalibrationEntry struct {
 	// Speedup is the work of exact term-at-a-time scoring divided by the
 	// work of these settings.
 	Speedup float32 `json:"speedup"`
+	// Reached is set when these settings reached Target (the lower
+	// confidence bound of their recall did). When it is not, no setting of
+	// the grid did, and searches for Target should be exact.
+	Reached bool `json:"reached"`
 	// ExactPreferred is set when no setting reached Target, or reached it
 	// with a Speedup below MinSpeedup: an exact search path serves the
 	// target better.
 	ExactPreferred bool `json:"exact_preferred"`
 }
+
+// confidenceZ is the one-sided normal quantile of the lower confidence bound
+// that a setting's mean recall over the pseudo-queries must reach a target
+// with (95%): pseudo-queries are a sample, and real queries differ.
+const confidenceZ = 1.645
 
 // CalibrationTargets are the recall targets a calibration table holds.
 var CalibrationTargets = []float32{0.8, 0.85, 0.9, 0.95, 0.97, 0.99}
@@ -115,16 +128,46 @@ type pseudoQuery struct {
 	v []float32
 }
 
-// calibrate builds the calibration table of a finished index.
-func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
+// calibSample is a set of pseudo-queries with their exact top k, in input
+// rows.
+type calibSample struct {
+	qs    []pseudoQuery
+	qlen  int
+	truth [][]topk.Item
+}
+
+// sample draws the pseudo-queries and scores them exactly. neighbour
+// returns a document that has compact term t (a topical neighbour), or
+// false. It must run before documents are reordered, or map the truth.
+func (ix *Index) sample(nq, k, workers int, seed uint64, neighbour func(t uint32, r *rand.Rand) (uint32, bool)) *calibSample {
 	if ix.n < minCalibrationDocs || nq == 0 {
 		return nil
 	}
-	qs, qlen := ix.pseudoQueries(nq, seed)
+	qs, qlen := ix.pseudoQueries(nq, seed, neighbour)
 	if len(qs) == 0 {
 		return nil
 	}
-	truth := ix.exactBatch(qs, k, workers)
+	return &calibSample{qs: qs, qlen: qlen, truth: ix.exactBatch(qs, k, workers)}
+}
+
+// calibrate builds the calibration table of a finished index from a
+// sample whose truth holds input rows.
+func (ix *Index) calibrate(cs *calibSample, k int) *Calibration {
+	if cs == nil {
+		return nil
+	}
+	qs, qlen := cs.qs, cs.qlen
+	truth := cs.truth
+	if ix.inv != nil {
+		// Input rows to internal positions.
+		truth = make([][]topk.Item, len(cs.truth))
+		for i, tr := range cs.truth {
+			truth[i] = make([]topk.Item, len(tr))
+			for j, it := range tr {
+				truth[i][j] = topk.Item{ID: ix.inv[it.ID], Score: it.Score}
+			}
+		}
+	}
 	// Work of exact term-at-a-time scoring: the full lists of the query
 	// terms, plus a pass over the accumulator.
 	df := make([]uint64, ix.m)
@@ -151,6 +194,7 @@ func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
 		qc     int
 		hf     float32
 		recall float64
+		lower  float64 // one-sided lower confidence bound of recall
 		work   float64
 	}
 	var results []result
@@ -159,7 +203,7 @@ func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
 		p.QueryCut, p.HeapFactor, p.KNN = qc, hf, ix.knnK > 0
 		s := ix.getScratch()
 		var dst []topk.Item
-		var rec, work float64
+		var rec, rec2, work float64
 		for i, q := range qs {
 			for j, t := range q.t {
 				s.q[t] = q.v[j]
@@ -168,10 +212,15 @@ func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
 			dst = ix.search(s, k, p, nil, dst[:0])
 			work += float64(s.scored)*avgDoc + float64(s.blocks)*avgSum
 			s.clearQuery()
-			rec += recallOf(dst, truth[i], k)
+			r := recallOf(dst, truth[i], k)
+			rec += r
+			rec2 += r * r
 		}
 		ix.pool.Put(s)
-		return result{qc, hf, rec / float64(len(qs)), work}
+		nq := float64(len(qs))
+		mean := rec / nq
+		sd := math.Sqrt(max(0, rec2/nq-mean*mean))
+		return result{qc, hf, mean, mean - confidenceZ*sd/math.Sqrt(nq), work}
 	}
 	cuts := []int{2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128}
 	hfs := []float32{1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3}
@@ -184,11 +233,11 @@ func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
 		for _, hf := range hfs {
 			r := eval(qc, hf)
 			results = append(results, r)
-			if r.recall >= top {
+			if r.lower >= top {
 				break // lower heap factors cost more and add nothing
 			}
 		}
-		if last || (results[len(results)-1].recall >= top && results[len(results)-1].hf == hfs[0]) {
+		if last || (results[len(results)-1].lower >= top && results[len(results)-1].hf == hfs[0]) {
 			break
 		}
 	}
@@ -196,14 +245,14 @@ func (ix *Index) calibrate(nq, k, workers int, seed uint64) *Calibration {
 	for _, target := range CalibrationTargets {
 		best := -1
 		for i, r := range results {
-			if r.recall < float64(target) {
+			if r.lower < float64(target) {
 				continue
 			}
 			if best < 0 || r.work < results[best].work {
 				best = i
 			}
 		}
-		e := CalibrationEntry{Target: target, KNN: ix.knnK > 0}
+		e := CalibrationEntry{Target: target, KNN: ix.knnK > 0, Reached: best >= 0}
 		if best < 0 {
 			// Not reached: the most accurate setting, cheapest among equals.
 			for i, r := range results {
@@ -244,7 +293,7 @@ func recallOf(got, want []topk.Item, k int) float64 {
 
 // pseudoQueries draws nq deterministic pseudo-queries and returns them with
 // their median length.
-func (ix *Index) pseudoQueries(nq int, seed uint64) ([]pseudoQuery, int) {
+func (ix *Index) pseudoQueries(nq int, seed uint64, neighbour func(t uint32, r *rand.Rand) (uint32, bool)) ([]pseudoQuery, int) {
 	rng := rand.New(rand.NewPCG(seed, 0xca11b7a7e))
 	lens := make([]int, ix.n)
 	for d := range lens {
@@ -277,13 +326,22 @@ func (ix *Index) pseudoQueries(nq int, seed uint64) ([]pseudoQuery, int) {
 				hv = j
 			}
 		}
-		na := L - L*3/10
-		drawWeighted(rng, ts, vs, na, w)
-		if b0, b1 := ix.listBlk[ts[hv]], ix.listBlk[ts[hv]+1]; b1 > b0 {
-			p0, p1 := ix.blkOff[b0], ix.blkOff[b1]
-			b := ix.post[p0+uint64(rng.IntN(int(p1-p0)))]
+		drawWeighted(rng, ts, vs, L/2, w)
+		if b, ok := neighbour(ts[hv], rng); ok {
 			ts2, vs2 = ix.row(b, ts2, vs2)
-			drawWeighted(rng, ts2, vs2, L-len(w), w)
+			drawWeighted(rng, ts2, vs2, L*7/10-len(w), w)
+		}
+		// The rest: terms by document frequency (a random forward entry),
+		// unrelated to a and b, as queries that share little with any one
+		// document are.
+		nnz := ix.fOff[ix.n]
+		for tries := 0; len(w) < L && tries < 4*L; tries++ {
+			j := rng.Uint64N(nnz)
+			if v := ix.value(j); v > 0 {
+				if _, ok := w[ix.term(j)]; !ok {
+					w[ix.term(j)] = v
+				}
+			}
 		}
 		q := pseudoQuery{t: make([]uint32, 0, len(w))}
 		for t := range w {
@@ -417,4 +475,15 @@ func (ix *Index) exactBatch(qs []pseudoQuery, k, workers int) [][]topk.Item {
 		truth[qi] = topk.Merge(k, lists...)
 	}
 	return truth
+}
+
+// postingNeighbour returns a neighbour function over the index's pruned
+// posting lists (internal positions).
+func (ix *Index) postingNeighbour(t uint32, r *rand.Rand) (uint32, bool) {
+	b0, b1 := ix.listBlk[t], ix.listBlk[t+1]
+	if b1 == b0 {
+		return 0, false
+	}
+	p0, p1 := ix.blkOff[b0], ix.blkOff[b1]
+	return ix.post[p0+uint64(r.IntN(int(p1-p0)))], true
 }

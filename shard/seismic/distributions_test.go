@@ -174,7 +174,9 @@ func TestRecallDistributions(t *testing.T) {
 			st := ix.Stats()
 			t.Logf("%s: recall@10 %.3f at %+v; adaptive %+v; postings %.2f of nnz, index %.2fx fwd",
 				c.name, r, e, ix.Adaptive(), float64(st.Postings)/float64(st.NNZ), float64(st.TotalBytes)/float64(st.ForwardBytes))
-			if r < 0.95 && !e.ExactPreferred {
+			// An entry that did not reach the target sends searches to an
+			// exact path (the shard scores such segments exactly).
+			if r < 0.95 && e.Reached {
 				t.Errorf("recall@10 %.3f < 0.95 at the calibrated settings", r)
 			}
 		})

@@ -11,7 +11,7 @@ import (
 	"unsafe"
 )
 
-// The on-disk format, version 1. All numbers are little-endian. A 128-byte
+// The on-disk format, version 2. All numbers are little-endian. A 128-byte
 // header is followed by the arrays below, each starting at a multiple of 8
 // bytes, so that a memory-mapped file is used in place:
 //
@@ -27,9 +27,13 @@ import (
 //	sT u16|u32[entries], sCode u8[entries], sMin f32[blocks], sScale f32[blocks],
 //	knn u32[n·κ], and when flag 8 is set perm u32[n] (position -> input row) and
 //	inv u32[n] (input row -> position)
+//
+// Version 2 appends the adaptive section (adaptive_format.go): a u64 byte
+// length, then what an adaptive build derived, the lists' maximum values and
+// the calibration table. Version 1 files (no section) still load.
 const (
 	magic      = "SHSEISMC"
-	version    = 1
+	version    = 2
 	headerSize = 128
 
 	flagWide  = 1
@@ -110,6 +114,7 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		parts = append(parts, bytesOf(ix.sT16))
 	}
 	parts = append(parts, ix.sCode, bytesOf(ix.sMin), bytesOf(ix.sScale), bytesOf(ix.knn), bytesOf(ix.perm), bytesOf(ix.inv))
+	parts = append(parts, ix.appendSection(nil))
 	for _, p := range parts {
 		if err := write(p); err != nil {
 			return n, err
@@ -223,8 +228,9 @@ func parse(b []byte) (*Index, error) {
 		return nil, fmt.Errorf("%w: image not 8-byte aligned", ErrFormat)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(b[8:]); v != version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrFormat, v, version)
+	ver := le.Uint32(b[8:])
+	if ver != 1 && ver != version {
+		return nil, fmt.Errorf("%w: version %d, want 1 or %d", ErrFormat, ver, version)
 	}
 	flags := le.Uint32(b[12:])
 	u := func(off int) uint64 { return le.Uint64(b[off:]) }
@@ -283,6 +289,11 @@ func parse(b []byte) (*Index, error) {
 	if flags&flagPerm != 0 {
 		ix.perm = view[uint32](r, n)
 		ix.inv = view[uint32](r, n)
+	}
+	if ver >= 2 {
+		if r.err == nil {
+			r.err = ix.parseSection(r)
+		}
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -1,6 +1,7 @@
 package seismic
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -89,6 +90,7 @@ func TestUnprunedIsExact(t *testing.T) {
 	p := DefaultSearchParams()
 	// With every posting kept and no block skipping the search is exact.
 	cfg := DefaultConfig()
+	cfg.Pruning = PruneGlobal
 	cfg.AutoKeep = 1
 	cfg.MaxFraction = 1e6
 	cfg.Alpha = 1 // full summaries bound every block from above
@@ -117,6 +119,18 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 	if !slices.Equal(a.post, b.post) || !slices.Equal(a.sCode, b.sCode) || !slices.Equal(a.sT16, b.sT16) {
 		t.Fatal("builds with 1 and 3 workers differ")
+	}
+	// The files, adaptive parameters and calibration table included, are
+	// byte for byte the same.
+	var fa, fb bytes.Buffer
+	if _, err := a.WriteTo(&fa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.WriteTo(&fb); err != nil {
+		t.Fatal(err)
+	}
+	if a.Calibration() == nil || !bytes.Equal(fa.Bytes(), fb.Bytes()) {
+		t.Fatalf("index files differ (calibrated: %v)", a.Calibration() != nil)
 	}
 	for i := 0; i < q.Len(); i++ {
 		x := a.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
@@ -312,9 +326,14 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	c.Alpha = 0
+	c.Alpha = 1.5
 	if err := c.Validate(); err == nil {
-		t.Error("alpha 0 accepted")
+		t.Error("alpha 1.5 accepted")
+	}
+	c = DefaultConfig()
+	c.Beta = -0.1
+	if err := c.Validate(); err == nil {
+		t.Error("beta -0.1 accepted")
 	}
 	p := DefaultSearchParams()
 	p.QueryCut = 0
