@@ -198,9 +198,9 @@ type builder struct {
 	ix      *Index
 	cfg     Config
 	workers int
-	alpha   float64 // summary mass share: cfg.Alpha, or derived
+	alpha   float64      // summary mass share: cfg.Alpha, or derived
 	sample  *calibSample // pseudo-queries drawn before pruning (PruneMass)
-	sumCap  int     // summary entries per block at most (0: no bound)
+	sumCap  int          // summary entries per block at most (0: no bound)
 
 	listOff []uint64 // pruned list t is pdocs[listOff[t]:listOff[t+1]]
 	pdocs   []uint32
