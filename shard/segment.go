@@ -228,6 +228,17 @@ func eqKinds(vals []Attr) bool {
 func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result, error) {
 	sg := v.sg
 	ix := v.idx
+	var sp seismic.SearchParams
+	if p.Sparse != nil && ix != nil && ix.sparse != nil {
+		var viaExact bool
+		sp, viaExact = s.sparseParams(ix.sparse, p.Params)
+		if viaExact {
+			// The segment's calibration found no setting reaching the
+			// target: score it exactly. (The switch point for an exact
+			// block-max index: use it here instead of the scan.)
+			ix = nil
+		}
+	}
 	exact := p.Exact || ix == nil ||
 		(p.Sparse != nil && sg.nSparse > 0 && ix.sparse == nil) ||
 		(p.Dense != nil && sg.nDense > 0 && ix.dense == nil) ||
@@ -247,13 +258,6 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 	if p.Sparse != nil {
 		res.Sparse = []Hit{}
 		if ix.sparse != nil {
-			sp := seismic.DefaultSearchParams()
-			if p.Params.QueryCut > 0 {
-				sp.QueryCut = p.Params.QueryCut
-			}
-			if p.Params.HeapFactor > 0 {
-				sp.HeapFactor = p.Params.HeapFactor
-			}
 			items = ix.sparse.Search(seismic.Vector{Indices: p.Sparse.Indices, Values: p.Sparse.Values}, p.K, sp, and(v.allowed, sg.hasSparse), items[:0])
 			res.Sparse = toHits(items, sg.docs)
 		}
@@ -281,6 +285,46 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 		}
 	}
 	return res, nil
+}
+
+// sparseParams returns the Seismic parameters of a search on ix: the
+// query's knobs, or the collection's fixed knobs, when given; otherwise the
+// calibration table's entry for the query's (or the collection's) recall
+// target. exact reports that the table has no setting reaching the target,
+// so the segment's sparse vectors should be scored exactly.
+func (s *Shard) sparseParams(ix *seismic.Index, qp QueryParams) (sp seismic.SearchParams, exact bool) {
+	sp = seismic.DefaultSearchParams()
+	d := s.cfg.Sparse
+	if qp.QueryCut > 0 || qp.HeapFactor > 0 || (qp.TargetRecall == 0 && (d.QueryCut > 0 || d.HeapFactor > 0)) {
+		if d.QueryCut > 0 {
+			sp.QueryCut = d.QueryCut
+		}
+		if d.HeapFactor > 0 {
+			sp.HeapFactor = d.HeapFactor
+		}
+		if qp.QueryCut > 0 {
+			sp.QueryCut = qp.QueryCut
+		}
+		if qp.HeapFactor > 0 {
+			sp.HeapFactor = qp.HeapFactor
+		}
+		return sp, false
+	}
+	target := d.TargetRecall
+	if qp.TargetRecall > 0 {
+		target = qp.TargetRecall
+	}
+	if target <= 0 {
+		target = DefaultSparseDefaults().TargetRecall
+	}
+	if target >= 1 {
+		return sp, true
+	}
+	p, e, ok := ix.ParamsFor(target, sp)
+	if !ok {
+		return sp, false // not calibrated (a version-1 file): Seismic's defaults
+	}
+	return p, !e.Reached
 }
 
 // and intersects two optional row sets (nil = all rows).
@@ -318,7 +362,7 @@ func (s *Shard) buildSegment(sg *segment) {
 	ix := &segIndex{}
 	n := len(sg.docs)
 	log := s.log.With("segment", sg.id, "docs", n)
-	if sg.nSparse > 0 {
+	if sg.nSparse > 0 && s.cfg.Sparse.Kind != SparseExact {
 		fwd := seismic.Forward{Offsets: make([]int64, 1, n+1), Dim: s.schema.SparseMaxTerm}
 		for _, d := range sg.docs {
 			fwd.Indices = append(fwd.Indices, d.Sparse.Indices...)
