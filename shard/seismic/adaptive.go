@@ -51,15 +51,15 @@ const summaryBudget = 3.0
 // massShare is the share of a list's L1 mass that PruneMass keeps for a
 // list of the given flatness at a pruning strength: everything for a flat
 // list, falling linearly with concentration, by strength per unit of
-// flatness lost, to at least 0.3. Strength 0 keeps every posting.
+// flatness lost, to at least 0.2. Strength 0 keeps every posting.
 func massShare(flat, strength float64) float64 {
-	return min(1, max(0.3, 1-(1-flat)*strength))
+	return min(1, max(0.2, 1-(1-flat)*strength))
 }
 
 // pruneStrengths are the pruning strengths an adaptive build tries, the
 // most aggressive first; it takes the first whose recall ceiling reaches
 // ceilingTarget.
-var pruneStrengths = []float64{2, 1, 0.5, 0.25, 0}
+var pruneStrengths = []float64{4, 2, 1, 0.5, 0.25, 0}
 
 // ceilingTarget is the share of the pseudo-queries' exact top-k documents
 // that must stay reachable (in the kept postings of at least one query
@@ -178,7 +178,7 @@ func docGuardCount(nnz int) int {
 
 // autoMinPostings is the floor of postings per list for n documents.
 func autoMinPostings(n int) int {
-	return max(32, int(math.Ceil(math.Sqrt(float64(n))/2)))
+	return min(64, max(16, int(math.Ceil(math.Sqrt(float64(n))/8))))
 }
 
 // blockCount is the number of k-means centroids (blocks) of a list of L

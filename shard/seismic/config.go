@@ -66,7 +66,7 @@ type Config struct {
 	AutoKeep float64
 	// MinPostings is the floor of postings kept per list under PruneMass
 	// (lists shorter than it are kept whole). 0 means automatic:
-	// max(32, ⌈√n⌉/2) for n documents. Default 0.
+	// ⌈√n/8⌉ for n documents, within [16, 64]. Default 0.
 	MinPostings int
 	// MaxFraction caps each list at MaxFraction·NPostings entries under
 	// PruneGlobal. Default 1.5.

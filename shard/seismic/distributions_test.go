@@ -128,10 +128,10 @@ func (d dist) generate() (Forward, *dataset.Sparse) {
 // heavy-tailed weights, with different lengths, skews and topicality.
 func testDists(n int) []dist {
 	return []dist{
-		{name: "bm25-flat", docs: n, queries: 60, dim: 30522, zipf: 1.0, docNNZ: 60, qNNZ: 12, topics: 200, share: 0.3, shape: "bm25", unitQ: true, seed: 1},
-		{name: "lognormal-long", docs: n, queries: 60, dim: 30522, zipf: 0.9, docNNZ: 150, qNNZ: 40, topics: 500, share: 0.35, shape: "lognormal", seed: 2},
-		{name: "exponential-short", docs: n, queries: 60, dim: 30522, zipf: 1.2, docNNZ: 25, qNNZ: 8, topics: 0, shape: "exponential", seed: 3},
-		{name: "pareto-skewed", docs: n, queries: 60, dim: 250000, zipf: 1.1, docNNZ: 100, qNNZ: 30, topics: 300, share: 0.5, shape: "pareto", seed: 4},
+		{name: "bm25-flat", docs: n, queries: 150, dim: 30522, zipf: 1.0, docNNZ: 60, qNNZ: 12, topics: 200, share: 0.3, shape: "bm25", unitQ: true, seed: 1},
+		{name: "lognormal-long", docs: n, queries: 150, dim: 30522, zipf: 0.9, docNNZ: 150, qNNZ: 40, topics: 500, share: 0.35, shape: "lognormal", seed: 2},
+		{name: "exponential-short", docs: n, queries: 150, dim: 30522, zipf: 1.2, docNNZ: 25, qNNZ: 8, topics: 0, shape: "exponential", seed: 3},
+		{name: "pareto-skewed", docs: n, queries: 150, dim: 250000, zipf: 1.1, docNNZ: 100, qNNZ: 30, topics: 300, share: 0.5, shape: "pareto", seed: 4},
 	}
 }
 
@@ -154,7 +154,7 @@ func TestRecallDistributions(t *testing.T) {
 		f, q := d.generate()
 		cases = append(cases, tc{d.name, f, q})
 	}
-	f, q := synth(t, n, 60)
+	f, q := synth(t, n, 150)
 	cases = append(cases, tc{"splade-like", f, q})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
