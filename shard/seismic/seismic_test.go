@@ -512,6 +512,7 @@ func TestSciFactDefaults(t *testing.T) {
 // terms by count, so query_cut cannot pick the important lists.
 func scifactConfig() Config {
 	c := DefaultConfig()
+	c.Pruning = PruneGlobal
 	c.AutoKeep = 1
 	c.Alpha = 0.8
 	return c
