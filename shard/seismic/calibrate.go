@@ -104,8 +104,9 @@ func (ix *Index) Calibration() *Calibration { return ix.calib }
 func (ix *Index) Adaptive() Adaptive { return ix.adapt }
 
 // Lookup returns the entry for a recall target: the first whose Target is
-// at least target, or the last one when target is above every entry. ok is
-// false when the table is empty.
+// at least target. Above every entry the table vouches for nothing: it
+// returns the last entry marked not Reached (exact scoring). ok is false
+// when the table is empty.
 func (c *Calibration) Lookup(target float64) (e CalibrationEntry, ok bool) {
 	if c == nil || len(c.Entries) == 0 {
 		return CalibrationEntry{}, false
@@ -115,7 +116,9 @@ func (c *Calibration) Lookup(target float64) (e CalibrationEntry, ok bool) {
 			return e, true
 		}
 	}
-	return c.Entries[len(c.Entries)-1], true
+	e = c.Entries[len(c.Entries)-1]
+	e.Reached, e.ExactPreferred = false, true
+	return e, true
 }
 
 // ParamsFor returns the search parameters the calibration table gives for
