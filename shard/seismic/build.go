@@ -388,7 +388,7 @@ func (b *builder) prune(docs Forward) {
 			a, e := b.listOff[t], b.listOff[t+1]
 			l := e - a
 			if mass && l > 0 {
-				if l <= uint64(floor) {
+				if l <= uint64(floor) || massShare(flat[t], strength) >= 1 {
 					newLen[t] = l
 					continue
 				}
