@@ -18,9 +18,9 @@ import (
 // their weights, a fifth from a second document that shares the first one's
 // heaviest list (a topical neighbour), and the rest by document frequency
 // (the terms of random forward entries, with their values); every fourth
-// query takes all its terms by document frequency; query lengths spread log-uniformly
-// between a tenth and half of the median document length (at least 3, at
-// most 64). Query weights are the documents' weights; when the segment's
+// query takes all its terms by document frequency; query lengths spread
+// log-uniformly between a tenth of the median document length and the
+// median (at least 3, at most 64). Query weights are the documents' weights; when the segment's
 // lists are flat (BM25-like, Adaptive.Flatness ≥ 0.85), every other query
 // has unit weights instead, as term-count queries do. The exact top-k is
 // computed term at a time over the forward index for all pseudo-queries in
@@ -78,8 +78,9 @@ const confidenceZ = 1.645
 
 // safetyShare is the share of the remaining error (1 - target) by which a
 // setting's lower confidence bound must exceed a target: real queries can
-// be harder than pseudo-queries (on the test distributions they were by up
-// to 0.04 at target 0.95), so a target of 0.95 asks for 0.975 on them.
+// be harder than pseudo-queries (on the test distributions, before the
+// per-class bound, they were by up to 0.04 at target 0.95), so a target of
+// 0.95 asks for 0.975 on them.
 const safetyShare = 0.5
 
 // CalibrationTargets are the recall targets a calibration table holds.
@@ -334,7 +335,7 @@ func (ix *Index) pseudoQueries(nq int, seed uint64, neighbour func(t uint32, r *
 	if median == 0 {
 		return nil, 0
 	}
-	lo, hi := max(3, float64(median)/10), min(64, max(3, float64(median)/2))
+	lo, hi := max(3, float64(median)/10), min(64, max(3, float64(median)))
 	flatQ := ix.adapt.Flatness >= 0.85
 	var qs []pseudoQuery
 	var ts, ts2 []uint32
