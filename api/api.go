@@ -70,16 +70,35 @@ type SparseField struct {
 	Index *SparseIndex `json:"index,omitempty"`
 }
 
-// SparseIndex holds the build-time Seismic parameters of a collection.
-// Weighted-count vectors such as BM25 need more kept postings and a larger
-// summary mass than learned sparse vectors (auto_keep 1, alpha 0.8 reach
-// exact quality on SciFact BM25).
+// Sparse index kinds (SparseIndex.Kind).
+const (
+	SparseKindSeismic = "seismic"
+	SparseKindExact   = "exact"
+)
+
+// SparseIndex holds the sparse index settings of a collection. By default
+// every sealed segment derives its Seismic build parameters from its own
+// data and calibrates itself against exact scoring; searches then ask each
+// segment for the settings that reach TargetRecall (docs/seismic.md).
 type SparseIndex struct {
-	// AutoKeep is the fraction of all postings kept by static pruning, in
-	// (0, 1]; default 0.25.
+	// Kind is "seismic" (default) or "exact" (no Seismic index: sparse
+	// vectors are scored exactly).
+	Kind string `json:"kind,omitempty"`
+	// TargetRecall is the recall@10 against exact search that searches aim
+	// for, in (0, 1]; default 0.95. A query may ask for another with
+	// params.target_recall. 1 scores every segment exactly.
+	TargetRecall float64 `json:"target_recall,omitempty"`
+	// QueryCut and HeapFactor, when set, are fixed Seismic knobs used by
+	// every search that does not give its own, instead of the segments'
+	// calibration. Default 0 (calibrated).
+	QueryCut   int     `json:"query_cut,omitempty"`
+	HeapFactor float32 `json:"heap_factor,omitempty"`
+	// AutoKeep, when set, replaces the adaptive pruning by the global rule
+	// keeping this fraction of all postings, in (0, 1]. Default 0
+	// (adaptive).
 	AutoKeep float64 `json:"auto_keep,omitempty"`
-	// Alpha is the fraction of each block's L1 mass its summary keeps, in
-	// (0, 1]; default 0.14.
+	// Alpha, when set, is the fraction of each block's L1 mass its summary
+	// keeps, in (0, 1]. Default 0 (derived from the data).
 	Alpha float64 `json:"alpha,omitempty"`
 }
 
@@ -127,6 +146,42 @@ type Segment struct {
 	// State is buffer, building (searched exactly until its indexes are
 	// built), ready, or exact (too small to index).
 	State string `json:"state"`
+	// Sparse describes a ready segment's Seismic index: its calibration at
+	// the collection's target recall and what its build derived.
+	Sparse *SparseCalibration `json:"sparse,omitempty"`
+}
+
+// SparseCalibration is a segment's Seismic calibration at the collection's
+// target recall, measured at build time against exact scoring on
+// pseudo-queries drawn from the segment's documents.
+type SparseCalibration struct {
+	// Calibrated is false for an index without a calibration table (built
+	// before calibration existed); it then searches with fixed defaults.
+	Calibrated bool `json:"calibrated"`
+	// Target is the table's recall target used (the first at or above the
+	// collection's target_recall).
+	Target float32 `json:"target,omitempty"`
+	// ExpectedRecall is the recall@10 measured at the chosen settings.
+	ExpectedRecall float32 `json:"expected_recall,omitempty"`
+	// QueryCut, HeapFactor and KNN are the chosen settings.
+	QueryCut   int     `json:"query_cut,omitempty"`
+	HeapFactor float32 `json:"heap_factor,omitempty"`
+	KNN        bool    `json:"knn,omitempty"`
+	// Exact is set when no setting reached the target: the segment's
+	// sparse vectors are scored exactly.
+	Exact bool `json:"exact,omitempty"`
+	// ExactPreferred is set when an exact path would serve the target
+	// better (not reached, or reached below a 2x speed-up).
+	ExactPreferred bool `json:"exact_preferred,omitempty"`
+	// Speedup estimates the work saved against exact term-at-a-time
+	// scoring.
+	Speedup float32 `json:"speedup,omitempty"`
+	// Flatness, Alpha and KeptShare are what the adaptive build derived:
+	// the mean flatness of the posting lists (1: every value equal), the
+	// summary mass share, and the share of postings kept.
+	Flatness  float64 `json:"flatness,omitempty"`
+	Alpha     float64 `json:"alpha,omitempty"`
+	KeptShare float64 `json:"kept_share,omitempty"`
 }
 
 // CollectionList is the body of GET /v1/collections.
@@ -248,12 +303,17 @@ type SearchRequest struct {
 // SearchParams are the per-query index knobs.
 type SearchParams struct {
 	// QueryCut is how many of the sparse query's largest components Seismic
-	// walks (default 10).
+	// walks (default: from the segments' calibration).
 	QueryCut int `json:"query_cut,omitempty"`
 	// HeapFactor lets Seismic skip a block whose summary score is below
 	// heap_factor × the k-th best score (default 0.7; higher is faster and
-	// less exact).
+	// less exact). Either query_cut or heap_factor set makes the search use
+	// fixed knobs instead of the segments' calibration.
 	HeapFactor float32 `json:"heap_factor,omitempty"`
+	// TargetRecall asks every segment for the Seismic settings its
+	// calibration found to reach this recall@10, in (0, 1] (default: the
+	// collection's sparse.index.target_recall, 0.95 unless set).
+	TargetRecall float64 `json:"target_recall,omitempty"`
 	// NProbe is the IVF lists a dense (or multi-vector candidate) table scans.
 	NProbe int `json:"nprobe,omitempty"`
 	// Oversample multiplies k for the dense candidates re-scored at full

@@ -157,7 +157,7 @@ func (c *Coordinator) clusterStatus(ctx context.Context, nodes []meta.Node, cols
 				rep := api.ReplicaStatus{Node: node, Role: rs.Role, Term: rs.Term,
 					AppliedIndex: rs.AppliedIndex, LastIndex: rs.LastIndex, Documents: int(rs.Documents)}
 				for _, sg := range rs.Segments {
-					rep.Segments = append(rep.Segments, api.Segment{ID: sg.Id, Docs: int(sg.Docs), Deleted: int(sg.Deleted), Bytes: int64(sg.Bytes), State: sg.State})
+					rep.Segments = append(rep.Segments, segmentFromWire(sg))
 				}
 				sh.Replicas = append(sh.Replicas, rep)
 			}
@@ -367,4 +367,15 @@ func (c *Coordinator) handleControl(op string) http.HandlerFunc {
 		}
 		c.ok(w, op, http.StatusOK, c.describe(r.Context(), col), start)
 	}
+}
+
+// segmentFromWire converts a node's segment status.
+func segmentFromWire(sg *wire.SegmentStatus) api.Segment {
+	out := api.Segment{ID: sg.Id, Docs: int(sg.Docs), Deleted: int(sg.Deleted), Bytes: int64(sg.Bytes), State: sg.State}
+	if sp := sg.Sparse; sp != nil {
+		out.Sparse = &api.SparseCalibration{Calibrated: sp.Calibrated, Target: sp.Target, ExpectedRecall: sp.ExpectedRecall,
+			QueryCut: int(sp.QueryCut), HeapFactor: sp.HeapFactor, KNN: sp.Knn, Exact: sp.Calibrated && !sp.Reached,
+			ExactPreferred: sp.ExactPreferred, Speedup: sp.Speedup, Flatness: sp.Flatness, Alpha: sp.Alpha, KeptShare: sp.KeptShare}
+	}
+	return out
 }

@@ -46,11 +46,24 @@ func checkSpec(s *api.CollectionSpec, live int) error {
 		return badRequest("sparse.max_term", "must be at least 1")
 	}
 	if s.Sparse != nil && s.Sparse.Index != nil {
-		if x := s.Sparse.Index.AutoKeep; x < 0 || x > 1 || x != x {
+		ix := s.Sparse.Index
+		if x := ix.AutoKeep; x < 0 || x > 1 || x != x {
 			return badRequest("sparse.index.auto_keep", "want a fraction in (0, 1]")
 		}
-		if x := s.Sparse.Index.Alpha; x < 0 || x > 1 || x != x {
+		if x := ix.Alpha; x < 0 || x > 1 || x != x {
 			return badRequest("sparse.index.alpha", "want a fraction in (0, 1]")
+		}
+		if ix.Kind != "" && ix.Kind != api.SparseKindSeismic && ix.Kind != api.SparseKindExact {
+			return badRequest("sparse.index.kind", "unknown kind %q (want seismic or exact)", ix.Kind)
+		}
+		if x := ix.TargetRecall; x < 0 || x > 1 || x != x {
+			return badRequest("sparse.index.target_recall", "want a recall in (0, 1]")
+		}
+		if ix.QueryCut < 0 || ix.QueryCut > 1<<16 {
+			return badRequest("sparse.index.query_cut", "got %d, want 0..65536", ix.QueryCut)
+		}
+		if !validate.Finite32(ix.HeapFactor) || ix.HeapFactor < 0 || ix.HeapFactor > 100 {
+			return badRequest("sparse.index.heap_factor", "want a number in [0, 100]")
 		}
 	}
 	if d := s.Dense; d != nil {
@@ -277,7 +290,10 @@ func queryToWire(q *api.SearchRequest, s *api.CollectionSpec) (*wire.SearchReque
 			return nil, nil, badRequest("params.oversample", "got %d, want 0..1000", pr.Oversample)
 		case pr.Candidates < 0 || pr.Candidates > 100000:
 			return nil, nil, badRequest("params.candidates", "got %d, want 0..100000", pr.Candidates)
+		case !(pr.TargetRecall >= 0 && pr.TargetRecall <= 1):
+			return nil, nil, badRequest("params.target_recall", "want a recall in (0, 1]")
 		}
+		w.TargetRecall = float32(pr.TargetRecall)
 		w.QueryCut, w.HeapFactor, w.Nprobe = uint32(pr.QueryCut), pr.HeapFactor, uint32(pr.NProbe)
 		w.Oversample, w.Candidates, w.Exact = uint32(pr.Oversample), uint32(pr.Candidates), pr.Exact
 	}

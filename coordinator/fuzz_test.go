@@ -90,6 +90,7 @@ func FuzzSearchBody(f *testing.F) {
 		`{"k":10,"sparse":{"indices":[3],"values":[1]},"filter":{"lang":"en","year":{"gte":2000,"lte":2020}},"consistency":"strong"}`,
 		`{"dense":[1,2,3],"multivector":[[1,2],[3,4]],"fusion":"linear","weights":{"dense":2}}`,
 		`{"dense":[1,2,3],"consistency":{"token":"v1.abc.0-5"}}`,
+		`{"sparse":{"indices":[3],"values":[1]},"params":{"target_recall":0.9}}`,
 		`{"k":0}`, `{"filter":{"lang":["en","de"]}}`, `{"consistency":{"x":1}}`,
 	} {
 		f.Add(s)
@@ -109,6 +110,7 @@ func FuzzCreateBody(f *testing.F) {
 	for _, s := range []string{
 		`{"name":"c","shards":2,"replication":3,"sparse":{"max_term":30522},"dense":{"dim":384,"metric":"cosine"},"multivector":{"dim":128},"attributes":{"lang":"keyword","year":"int"}}`,
 		`{"name":"c"}`, `{"name":"a b","dense":{"dim":-1}}`,
+		`{"name":"c","sparse":{"max_term":9,"index":{"kind":"exact","target_recall":0.9,"query_cut":8,"heap_factor":0.6}}}`,
 	} {
 		f.Add(s)
 	}
@@ -120,6 +122,40 @@ func FuzzCreateBody(f *testing.F) {
 		}
 		checkErr(t, checkSpec(&spec, 3))
 	})
+}
+
+// TestSparseIndexSpec checks the validation of a collection's sparse index
+// settings and of a query's target recall.
+func TestSparseIndexSpec(t *testing.T) {
+	spec := func(ix api.SparseIndex) *api.CollectionSpec {
+		return &api.CollectionSpec{Name: "c", Sparse: &api.SparseField{MaxTerm: 9, Index: &ix}}
+	}
+	for _, ok := range []api.SparseIndex{{}, {Kind: "seismic", TargetRecall: 0.99}, {Kind: "exact"}, {QueryCut: 12, HeapFactor: 0.8}, {TargetRecall: 1}} {
+		if err := checkSpec(spec(ok), 3); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	for field, bad := range map[string]api.SparseIndex{
+		"sparse.index.kind":          {Kind: "bm25"},
+		"sparse.index.target_recall": {TargetRecall: 1.5},
+		"sparse.index.query_cut":     {QueryCut: -1},
+		"sparse.index.heap_factor":   {HeapFactor: -0.5},
+	} {
+		err := checkSpec(spec(bad), 3)
+		var ae *apiError
+		if !errors.As(err, &ae) || !strings.Contains(ae.body.Message+ae.body.Field, field) {
+			t.Errorf("%+v: got %v, want an error naming %s", bad, err, field)
+		}
+	}
+	q := &api.SearchRequest{K: 10, Sparse: &api.SparseVector{Indices: []uint32{3}, Values: []float32{1}}, Params: &api.SearchParams{TargetRecall: 0.9}}
+	w, _, err := queryToWire(q, &fuzzSpec)
+	if err != nil || w.TargetRecall != 0.9 {
+		t.Fatalf("target_recall 0.9: %v, wire %v", err, w)
+	}
+	q.Params.TargetRecall = 2
+	if _, _, err := queryToWire(q, &fuzzSpec); err == nil {
+		t.Error("params.target_recall 2 accepted")
+	}
 }
 
 func TestTokenRoundTrip(t *testing.T) {

@@ -55,7 +55,7 @@ func (c *Coordinator) handleSearch(w http.ResponseWriter, r *http.Request) {
 				Multi: wreq.Multi, Filter: wreq.Filter, MinAppliedIndex: minIdx,
 				Strong:   req.Consistency != nil && req.Consistency.Level == api.ConsistencyStrong,
 				QueryCut: wreq.QueryCut, HeapFactor: wreq.HeapFactor, Nprobe: wreq.Nprobe,
-				Oversample: wreq.Oversample, Candidates: wreq.Candidates, Exact: wreq.Exact}
+				Oversample: wreq.Oversample, Candidates: wreq.Candidates, Exact: wreq.Exact, TargetRecall: wreq.TargetRecall}
 			resp := &wire.SearchResponse{}
 			errs[s] = c.withRetry(r.Context(), "search", c.cfg.ReadTimeout, c.cfg.ShardTimeout, func(actx context.Context) error {
 				resp.Reset()

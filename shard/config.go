@@ -50,14 +50,13 @@ type Config struct {
 	SearchParallelism int
 	// Seismic configures sparse indexes. Default seismic.DefaultConfig().
 	Seismic seismic.Config
-	// SparseKind selects the sparse index that sealed segments build:
-	// SparseSeismic (approximate) or SparseExact (shard/blockmax: the exact
-	// top k, for flat BM25-like weights). Segment files of the other kind
-	// are not used; a segment whose files hold the other kind builds again.
-	// Default "" (SparseSeismic).
-	SparseKind SparseKind
-	// Blockmax configures exact sparse indexes (SparseKind SparseExact).
-	// Default blockmax.DefaultConfig().
+	// Sparse holds the collection's sparse search defaults; Sparse.Kind
+	// selects the index that sealed segments build.
+	Sparse SparseDefaults
+	// Blockmax configures exact sparse indexes (shard/blockmax): built by
+	// every segment when Sparse.Kind is SparseExact, and beside the Seismic
+	// index by a segment whose calibration does not reach the collection's
+	// target recall. Default blockmax.DefaultConfig().
 	Blockmax blockmax.Config
 	// Dense configures dense tables; Metric and Codec come from the schema.
 	// Default embtable.DefaultConfig() with rescoring from f32.
@@ -93,6 +92,7 @@ func DefaultConfig() Config {
 		MaxMergeDocs:      5000000,
 		SearchParallelism: runtime.GOMAXPROCS(0),
 		Seismic:           seismic.DefaultConfig(),
+		Sparse:            DefaultSparseDefaults(),
 		Blockmax:          blockmax.DefaultConfig(),
 		Dense:             embtable.DefaultConfig(),
 		Multi:             multivec.DefaultConfig(),
@@ -118,38 +118,77 @@ func (c Config) Validate() error {
 		return errors.New("shard: MaxMergeDocs must be at least 1")
 	case c.SearchParallelism < 1:
 		return errors.New("shard: SearchParallelism must be at least 1")
-	case c.SparseKind != "" && c.SparseKind != SparseSeismic && c.SparseKind != SparseExact:
-		return fmt.Errorf("shard: SparseKind %q is not %q or %q", c.SparseKind, SparseSeismic, SparseExact)
-	case c.SparseKind == SparseExact:
-		if err := c.Blockmax.Validate(); err != nil {
-			return fmt.Errorf("shard: Blockmax: %w", err)
-		}
+	}
+	if err := c.Blockmax.Validate(); err != nil {
+		return fmt.Errorf("shard: Blockmax: %w", err)
+	}
+	if err := c.Sparse.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
 
-// SparseKind names the index kind of sealed segments' sparse vectors.
-type SparseKind string
-
+// Sparse index kinds (SparseDefaults.Kind).
 const (
-	// SparseSeismic is the Seismic index (shard/seismic): approximate,
-	// fast on learned sparse vectors. The default.
-	SparseSeismic SparseKind = "seismic"
-	// SparseExact is the exact block-max index (shard/blockmax): the exact
-	// top k with dynamic pruning, for flat (BM25-like) weights where
-	// Seismic's static pruning loses recall.
-	SparseExact SparseKind = "exact"
+	// SparseSeismic indexes sealed segments with Seismic (the default).
+	SparseSeismic = "seismic"
+	// SparseExact scores sparse vectors exactly: segments build the exact
+	// block-max index (shard/blockmax) instead of Seismic.
+	SparseExact = "exact"
 )
 
+// SparseDefaults are a collection's sparse search defaults. Every replica of
+// a shard must use the same Kind (it decides what a segment builds); the
+// search defaults may differ without harm.
+type SparseDefaults struct {
+	// Kind is SparseSeismic or SparseExact ("" is SparseSeismic). Default
+	// SparseSeismic.
+	Kind string
+	// TargetRecall is the recall@10 a search aims for when the query gives
+	// neither a target nor explicit knobs: each segment looks the settings
+	// up in its calibration table (seismic.Calibration), and a segment
+	// whose calibration did not reach the target is scored exactly.
+	// Default 0.95 (0 also means 0.95).
+	TargetRecall float64
+	// QueryCut and HeapFactor, when set, are fixed Seismic knobs used
+	// instead of the calibration table (a query's own knobs still win).
+	// Default 0 (calibrated).
+	QueryCut   int
+	HeapFactor float32
+}
+
+// DefaultSparseDefaults returns the documented defaults.
+func DefaultSparseDefaults() SparseDefaults {
+	return SparseDefaults{Kind: SparseSeismic, TargetRecall: 0.95}
+}
+
+// Validate checks d.
+func (d SparseDefaults) Validate() error {
+	switch {
+	case d.Kind != "" && d.Kind != SparseSeismic && d.Kind != SparseExact:
+		return fmt.Errorf("shard: sparse kind %q, want %q or %q", d.Kind, SparseSeismic, SparseExact)
+	case !(d.TargetRecall >= 0 && d.TargetRecall <= 1):
+		return fmt.Errorf("shard: sparse target recall %v not in (0, 1] (0: default)", d.TargetRecall)
+	case d.QueryCut < 0 || !(d.HeapFactor >= 0):
+		return errors.New("shard: sparse query cut and heap factor must not be negative")
+	}
+	return nil
+}
+
 // exactSparse reports whether segments build the exact sparse index.
-func (c *Config) exactSparse() bool { return c.SparseKind == SparseExact }
+func (c *Config) exactSparse() bool { return c.Sparse.Kind == SparseExact }
 
 // QueryParams are the per-query knobs of the indexes. Zero values keep each
 // index's default.
 type QueryParams struct {
-	// QueryCut and HeapFactor tune Seismic.
+	// QueryCut and HeapFactor tune Seismic; either one set makes the search
+	// use fixed knobs instead of the segment's calibration table (the other
+	// takes the collection's fixed knob or Seismic's default).
 	QueryCut   int
 	HeapFactor float32
+	// TargetRecall asks each segment for the settings its calibration
+	// found to reach this recall@10; 0 keeps the collection's default.
+	TargetRecall float64
 	// NProbe and Oversample tune dense tables (and NProbe the multi-vector
 	// candidate table).
 	NProbe     int

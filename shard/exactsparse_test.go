@@ -15,7 +15,7 @@ import (
 // restart with the same kind and are rebuilt with the other kind.
 func TestExactSparseSegments(t *testing.T) {
 	cfg := segConfig()
-	cfg.SparseKind = SparseExact
+	cfg.Sparse.Kind = SparseExact
 	cfg.Dir = t.TempDir()
 	s, err := Open(testSchema(), cfg)
 	if err != nil {
@@ -86,7 +86,7 @@ func TestExactSparseSegments(t *testing.T) {
 	check(s2, "loaded")
 	s2.Close()
 
-	cfg.SparseKind = SparseSeismic
+	cfg.Sparse.Kind = SparseSeismic
 	s3, err := Open(testSchema(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -110,17 +110,17 @@ func TestExactSparseSegments(t *testing.T) {
 
 func TestSparseKindValidate(t *testing.T) {
 	c := DefaultConfig()
-	for _, k := range []SparseKind{"", SparseSeismic, SparseExact} {
-		c.SparseKind = k
+	for _, k := range []string{"", SparseSeismic, SparseExact} {
+		c.Sparse.Kind = k
 		if err := c.Validate(); err != nil {
 			t.Errorf("kind %q: %v", k, err)
 		}
 	}
-	c.SparseKind = "bm25"
+	c.Sparse.Kind = "bm25"
 	if err := c.Validate(); err == nil {
 		t.Error(`kind "bm25": valid, want an error`)
 	}
-	c.SparseKind = SparseExact
+	c.Sparse.Kind = SparseExact
 	c.Blockmax.BlockSize = 3
 	if err := c.Validate(); err == nil {
 		t.Error("block size 3: valid, want an error")

@@ -112,8 +112,8 @@ func (s *Shard) loadIndex(sg *segment) (_ *segIndex, err error) {
 			ix.close()
 		}
 	}()
-	if sg.nSparse > 0 && s.cfg.exactSparse() {
-		p := s.segPath(sg.id, "blockmax")
+	if bp := s.segPath(sg.id, "blockmax"); sg.nSparse > 0 && (s.cfg.exactSparse() || fileExists(bp)) {
+		p := bp
 		idx, err := loadBlockmax(p)
 		if err != nil {
 			return nil, &FileError{Kind: "blockmax", Path: p, Err: err}
@@ -123,7 +123,8 @@ func (s *Shard) loadIndex(sg *segment) (_ *segIndex, err error) {
 			return nil, &FileError{Kind: "blockmax", Path: p, Err: fmt.Errorf("%w: exact sparse index has %d rows, want %d", ErrCorrupt, idx.Len(), n)}
 		}
 		ix.bytes += idx.Stats().Bytes
-	} else if sg.nSparse > 0 {
+	}
+	if sg.nSparse > 0 && !s.cfg.exactSparse() {
 		p := s.segPath(sg.id, "sparse")
 		idx, err := loadSeismic(p)
 		if err != nil {
@@ -174,6 +175,12 @@ func loadSeismic(path string) (*seismic.Index, error) {
 	}
 	defer f.Close()
 	return seismic.Load(bufio.NewReaderSize(f, 1<<20))
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // loadBlockmax reads an exact sparse index file into memory; Load verifies

@@ -230,6 +230,17 @@ func eqKinds(vals []Attr) bool {
 func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result, error) {
 	sg := v.sg
 	ix := v.idx
+	var sp seismic.SearchParams
+	var viaExact bool
+	if p.Sparse != nil && ix != nil && ix.sparse != nil {
+		sp, viaExact = s.sparseParams(ix.sparse, p.Params)
+		if viaExact && ix.exact == nil {
+			// The segment's calibration found no setting reaching the
+			// target and it has no exact block-max index (the query asks
+			// for more than the collection's target): scan it exactly.
+			ix = nil
+		}
+	}
 	exact := p.Exact || ix == nil ||
 		(p.Sparse != nil && sg.nSparse > 0 && ix.sparse == nil && ix.exact == nil) ||
 		(p.Dense != nil && sg.nDense > 0 && ix.dense == nil) ||
@@ -248,17 +259,10 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 	var items []topk.Item
 	if p.Sparse != nil {
 		res.Sparse = []Hit{}
-		if ix.exact != nil {
+		if ix.exact != nil && (ix.sparse == nil || viaExact) {
 			items = ix.exact.Search(blockmax.Vector{Indices: p.Sparse.Indices, Values: p.Sparse.Values}, p.K, and(v.allowed, sg.hasSparse), nil, items[:0])
 			res.Sparse = toHits(items, sg.docs)
 		} else if ix.sparse != nil {
-			sp := seismic.DefaultSearchParams()
-			if p.Params.QueryCut > 0 {
-				sp.QueryCut = p.Params.QueryCut
-			}
-			if p.Params.HeapFactor > 0 {
-				sp.HeapFactor = p.Params.HeapFactor
-			}
 			items = ix.sparse.Search(seismic.Vector{Indices: p.Sparse.Indices, Values: p.Sparse.Values}, p.K, sp, and(v.allowed, sg.hasSparse), items[:0])
 			res.Sparse = toHits(items, sg.docs)
 		}
@@ -286,6 +290,46 @@ func (s *Shard) searchView(ctx context.Context, p *prepared, v *segView) (Result
 		}
 	}
 	return res, nil
+}
+
+// sparseParams returns the Seismic parameters of a search on ix: the
+// query's knobs, or the collection's fixed knobs, when given; otherwise the
+// calibration table's entry for the query's (or the collection's) recall
+// target. exact reports that the table has no setting reaching the target,
+// so the segment's sparse vectors should be scored exactly.
+func (s *Shard) sparseParams(ix *seismic.Index, qp QueryParams) (sp seismic.SearchParams, exact bool) {
+	sp = seismic.DefaultSearchParams()
+	d := s.cfg.Sparse
+	if qp.QueryCut > 0 || qp.HeapFactor > 0 || (qp.TargetRecall == 0 && (d.QueryCut > 0 || d.HeapFactor > 0)) {
+		if d.QueryCut > 0 {
+			sp.QueryCut = d.QueryCut
+		}
+		if d.HeapFactor > 0 {
+			sp.HeapFactor = d.HeapFactor
+		}
+		if qp.QueryCut > 0 {
+			sp.QueryCut = qp.QueryCut
+		}
+		if qp.HeapFactor > 0 {
+			sp.HeapFactor = qp.HeapFactor
+		}
+		return sp, false
+	}
+	target := d.TargetRecall
+	if qp.TargetRecall > 0 {
+		target = qp.TargetRecall
+	}
+	if target <= 0 {
+		target = DefaultSparseDefaults().TargetRecall
+	}
+	if target >= 1 {
+		return sp, true
+	}
+	p, e, ok := ix.ParamsFor(target, sp)
+	if !ok {
+		return sp, false // not calibrated (a version-1 file): Seismic's defaults
+	}
+	return p, !e.Reached
 }
 
 // and intersects two optional row sets (nil = all rows).
@@ -350,6 +394,18 @@ func (s *Shard) buildSegment(sg *segment) {
 			} else {
 				ix.sparse = idx
 				ix.bytes += idx.Stats().TotalBytes
+				// A segment whose calibration cannot reach the
+				// collection's target at a useful speed-up answers
+				// through the exact block-max index instead.
+				if _, viaExact := s.sparseParams(idx, QueryParams{}); viaExact {
+					if bm, err := blockmax.Build(blockmax.Forward(fwd), s.cfg.Blockmax); err != nil {
+						log.Error("blockmax build failed; the segment's sparse vectors are scored exactly", "err", err)
+					} else {
+						log.Info("calibration below the target recall: the segment also builds the exact block-max index")
+						ix.exact = bm
+						ix.bytes += bm.Stats().Bytes
+					}
+				}
 			}
 		}
 	}

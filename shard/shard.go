@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-search/shoal/internal/topk"
 	"github.com/shoal-search/shoal/internal/vecmath"
+	"github.com/shoal-search/shoal/shard/seismic"
 )
 
 // Shard is one replica's engine: a write buffer searched exactly, and sealed
@@ -502,6 +503,24 @@ type SegmentInfo struct {
 	Deleted int
 	Bytes   int64
 	State   string // "buffer", "building", "ready" or "exact" (too small to index)
+	// Sparse describes a ready segment's Seismic index: what its adaptive
+	// build derived and its calibration at the collection's target recall;
+	// nil when the segment has no Seismic index.
+	Sparse *SparseIndexInfo
+}
+
+// SparseIndexInfo describes a segment's Seismic index.
+type SparseIndexInfo struct {
+	// Adaptive holds the build parameters derived from the segment's data.
+	Adaptive seismic.Adaptive
+	// Calibrated reports whether the index has a calibration table (a
+	// version-1 file has none); the fields below are then set.
+	Calibrated bool
+	// Entry is the calibration table's entry for the collection's target
+	// recall: the settings searches use and the recall they reached on the
+	// segment's pseudo-queries. Entry.Reached false means the segment is
+	// scored exactly for that target.
+	Entry seismic.CalibrationEntry
 }
 
 // Segments describes the write buffer and every segment.
@@ -518,7 +537,17 @@ func (s *Shard) Segments() []SegmentInfo {
 			info.State = "building"
 		default:
 			info.State = "ready"
-			info.Bytes += sg.idx.Load().bytes
+			ix := sg.idx.Load()
+			info.Bytes += ix.bytes
+			if ix.sparse != nil {
+				si := &SparseIndexInfo{Adaptive: ix.sparse.Adaptive()}
+				target := s.cfg.Sparse.TargetRecall
+				if target <= 0 {
+					target = DefaultSparseDefaults().TargetRecall
+				}
+				si.Entry, si.Calibrated = ix.sparse.Calibration().Lookup(target)
+				info.Sparse = si
+			}
 		}
 		out = append(out, info)
 	}

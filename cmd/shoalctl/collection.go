@@ -38,6 +38,13 @@ type specFlags struct {
 	multivectorDim    int
 	multivectorMetric string
 	attrs             []string
+	// sparse index settings
+	sparseKind       string
+	targetRecall     float64
+	sparseQueryCut   int
+	sparseHeapFactor float32
+	sparseAutoKeep   float64
+	sparseAlpha      float64
 }
 
 func newCollectionCreateCmd(a *app) *cobra.Command {
@@ -69,6 +76,12 @@ func newCollectionCreateCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.multivectorDim, "multivector-dim", 0, "declare a multi-vector field of this dimension")
 	fl.StringVar(&f.multivectorMetric, "multivector-metric", "", "multi-vector metric: ip or cosine (server default ip)")
 	fl.StringArrayVar(&f.attrs, "attr", nil, "attribute field NAME=keyword|int|float (repeatable)")
+	fl.StringVar(&f.sparseKind, "sparse-kind", "", "sparse index: seismic (server default) or exact")
+	fl.Float64Var(&f.targetRecall, "target-recall", 0, "recall@10 that sparse searches aim for, in (0, 1] (server default 0.95)")
+	fl.IntVar(&f.sparseQueryCut, "sparse-query-cut", 0, "fixed Seismic query_cut for every search instead of the calibration (default: calibrated)")
+	fl.Float32Var(&f.sparseHeapFactor, "sparse-heap-factor", 0, "fixed Seismic heap_factor for every search instead of the calibration (default: calibrated)")
+	fl.Float64Var(&f.sparseAutoKeep, "sparse-auto-keep", 0, "fixed share of postings Seismic keeps, in (0, 1] (default: derived per segment)")
+	fl.Float64Var(&f.sparseAlpha, "sparse-alpha", 0, "fixed share of a block's mass its Seismic summary keeps, in (0, 1] (default: derived per segment)")
 	return cmd
 }
 
@@ -100,7 +113,13 @@ func buildSpec(name string, f specFlags, changed func(string) bool) (api.Collect
 		spec.Replication = f.replication
 	}
 	if changed("sparse-max-term") {
-		spec.Sparse = &api.SparseField{MaxTerm: f.sparseMaxTerm}
+		if spec.Sparse == nil {
+			spec.Sparse = &api.SparseField{}
+		}
+		spec.Sparse.MaxTerm = f.sparseMaxTerm
+	}
+	if err := applySparseIndexFlags(&spec, f, changed); err != nil {
+		return spec, err
 	}
 	if changed("dense-dim") || changed("dense-metric") || changed("dense-codec") {
 		if spec.Dense == nil {
@@ -152,6 +171,50 @@ func buildSpec(name string, f specFlags, changed func(string) bool) (api.Collect
 		return spec, fmt.Errorf("%w: a collection needs --sparse-max-term, --dense-dim or --multivector-dim (or --spec)", errUsage)
 	}
 	return spec, nil
+}
+
+// applySparseIndexFlags sets the sparse index settings given as flags.
+func applySparseIndexFlags(spec *api.CollectionSpec, f specFlags, changed func(string) bool) error {
+	names := []string{"sparse-kind", "target-recall", "sparse-query-cut", "sparse-heap-factor", "sparse-auto-keep", "sparse-alpha"}
+	set := false
+	for _, n := range names {
+		set = set || changed(n)
+	}
+	if !set {
+		return nil
+	}
+	if spec.Sparse == nil {
+		return fmt.Errorf("%w: --%s needs a sparse field (--sparse-max-term)", errUsage, names[0])
+	}
+	if spec.Sparse.Index == nil {
+		spec.Sparse.Index = &api.SparseIndex{}
+	}
+	ix := spec.Sparse.Index
+	if changed("sparse-kind") {
+		if f.sparseKind != api.SparseKindSeismic && f.sparseKind != api.SparseKindExact {
+			return fmt.Errorf("%w: --sparse-kind %q: want seismic or exact", errUsage, f.sparseKind)
+		}
+		ix.Kind = f.sparseKind
+	}
+	if changed("target-recall") {
+		if !(f.targetRecall > 0 && f.targetRecall <= 1) {
+			return fmt.Errorf("%w: --target-recall %v: want a recall in (0, 1]", errUsage, f.targetRecall)
+		}
+		ix.TargetRecall = f.targetRecall
+	}
+	if changed("sparse-query-cut") {
+		ix.QueryCut = f.sparseQueryCut
+	}
+	if changed("sparse-heap-factor") {
+		ix.HeapFactor = f.sparseHeapFactor
+	}
+	if changed("sparse-auto-keep") {
+		ix.AutoKeep = f.sparseAutoKeep
+	}
+	if changed("sparse-alpha") {
+		ix.Alpha = f.sparseAlpha
+	}
+	return nil
 }
 
 func runCreate(ctx context.Context, c *client.Client, w io.Writer, format string, spec api.CollectionSpec) error {
@@ -293,7 +356,9 @@ func writeCollection(w io.Writer, col *api.Collection) error {
 }
 
 // segmentsText summarizes a shard's write buffer and segments as
-// "STATE:DOCS" items, with "-DELETED" when some are deleted.
+// "STATE:DOCS" items, with "-DELETED" when some are deleted, and for a
+// calibrated Seismic segment its expected recall, "@R" (then "exact" when the
+// target is served by exact scoring).
 func segmentsText(segs []api.Segment) string {
 	if len(segs) == 0 {
 		return "-"
@@ -303,6 +368,12 @@ func segmentsText(segs []api.Segment) string {
 		p := fmt.Sprintf("%s:%d", s.State, s.Docs)
 		if s.Deleted > 0 {
 			p += fmt.Sprintf("-%d", s.Deleted)
+		}
+		if c := s.Sparse; c != nil && c.Calibrated {
+			p += fmt.Sprintf("@%.3f", c.ExpectedRecall)
+			if c.Exact {
+				p += "exact"
+			}
 		}
 		parts = append(parts, p)
 	}

@@ -359,9 +359,33 @@ func TestSearchParamsFlags(t *testing.T) {
 }
 
 func TestSegmentsText(t *testing.T) {
-	got := segmentsText([]api.Segment{{ID: 1, Docs: 1000, Deleted: 3, State: "ready"}, {ID: 2, Docs: 12, State: "buffer"}})
-	if want := "ready:1000-3 buffer:12"; got != want {
+	got := segmentsText([]api.Segment{{ID: 1, Docs: 1000, Deleted: 3, State: "ready"}, {ID: 2, Docs: 12, State: "buffer"},
+		{ID: 3, Docs: 5000, State: "ready", Sparse: &api.SparseCalibration{Calibrated: true, ExpectedRecall: 0.9612}},
+		{ID: 4, Docs: 5000, State: "ready", Sparse: &api.SparseCalibration{Calibrated: true, ExpectedRecall: 0.8, Exact: true}}})
+	if want := "ready:1000-3 buffer:12 ready:5000@0.961 ready:5000@0.800exact"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestBuildSpecSparseIndexFlags(t *testing.T) {
+	f := specFlags{sparseMaxTerm: 30522, sparseKind: "exact", targetRecall: 0.9, sparseQueryCut: 8, sparseHeapFactor: 0.6}
+	set := map[string]bool{"sparse-max-term": true, "sparse-kind": true, "target-recall": true, "sparse-query-cut": true, "sparse-heap-factor": true}
+	spec, err := buildSpec("c", f, func(n string) bool { return set[n] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.SparseIndex{Kind: "exact", TargetRecall: 0.9, QueryCut: 8, HeapFactor: 0.6}
+	if spec.Sparse == nil || spec.Sparse.Index == nil || *spec.Sparse.Index != want {
+		t.Fatalf("got %+v, want sparse index %+v", spec.Sparse, want)
+	}
+	for _, bad := range []specFlags{{sparseMaxTerm: 9, sparseKind: "bm25"}, {sparseMaxTerm: 9, targetRecall: 1.5}} {
+		changed := map[string]bool{"sparse-max-term": true, "sparse-kind": bad.sparseKind != "", "target-recall": bad.targetRecall != 0}
+		if _, err := buildSpec("c", bad, func(n string) bool { return changed[n] }); err == nil {
+			t.Errorf("flags %+v accepted", bad)
+		}
+	}
+	if _, err := buildSpec("c", specFlags{denseDim: 4, targetRecall: 0.9}, func(n string) bool { return n == "dense-dim" || n == "target-recall" }); err == nil {
+		t.Error("--target-recall without a sparse field accepted")
 	}
 }
 

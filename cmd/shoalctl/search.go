@@ -51,8 +51,9 @@ func newSearchCmd(a *app) *cobra.Command {
 	fl.IntVarP(&f.k, "k", "k", 10, "number of hits")
 	fl.StringArrayVar(&f.filters, "filter", nil, `attribute filter KEY=VALUE (repeatable, all must match); VALUE may be JSON such as [1,2] or {"gte":2000}`)
 	fl.StringVar(&f.consistency, "consistency", "", "eventual, strong, or a write token (read your writes)")
-	fl.IntVar(&f.params.QueryCut, "query-cut", 0, "Seismic: largest sparse query components walked (server default 10)")
-	fl.Float32Var(&f.params.HeapFactor, "heap-factor", 0, "Seismic: skip blocks whose summary score is below this × the k-th best (server default 0.8)")
+	fl.IntVar(&f.params.QueryCut, "query-cut", 0, "Seismic: largest sparse query components walked (server default: calibrated per segment)")
+	fl.Float32Var(&f.params.HeapFactor, "heap-factor", 0, "Seismic: skip blocks whose summary score is below this × the k-th best (server default: calibrated per segment)")
+	fl.Float64Var(&f.params.TargetRecall, "target-recall", 0, "Seismic: recall@10 to aim for, in (0, 1] (server default: the collection's, 0.95)")
 	fl.IntVar(&f.params.NProbe, "nprobe", 0, "dense: IVF lists scanned (server default per codec)")
 	fl.IntVar(&f.params.Oversample, "oversample", 0, "dense: k multiplier of candidates rescored at full precision")
 	fl.IntVar(&f.params.Candidates, "candidates", 0, "multi-vector: candidates reranked by exact MaxSim (server default 10·k)")
@@ -106,7 +107,7 @@ func buildSearch(f searchFlags, changed func(string) bool) (api.SearchRequest, e
 	if f.consistency != "" {
 		req.Consistency = parseConsistency(f.consistency)
 	}
-	for _, name := range []string{"query-cut", "heap-factor", "nprobe", "oversample", "candidates", "exact"} {
+	for _, name := range []string{"query-cut", "heap-factor", "target-recall", "nprobe", "oversample", "candidates", "exact"} {
 		if !changed(name) {
 			continue
 		}
@@ -118,6 +119,8 @@ func buildSearch(f searchFlags, changed func(string) bool) (api.SearchRequest, e
 			req.Params.QueryCut = f.params.QueryCut
 		case "heap-factor":
 			req.Params.HeapFactor = f.params.HeapFactor
+		case "target-recall":
+			req.Params.TargetRecall = f.params.TargetRecall
 		case "nprobe":
 			req.Params.NProbe = f.params.NProbe
 		case "oversample":

@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-search/shoal/internal/meta"
 	"github.com/shoal-search/shoal/replication"
 	"github.com/shoal-search/shoal/shard"
+	"github.com/shoal-search/shoal/shard/seismic"
 	"github.com/shoal-search/shoal/shard/shardsvc"
 )
 
@@ -300,12 +301,7 @@ func (n *Node) open(col meta.Collection, s int, addrs map[string]string) error {
 		scfg = *n.cfg.Shard
 	}
 	if sp := col.Spec.Sparse; sp != nil && sp.Index != nil {
-		if sp.Index.AutoKeep > 0 {
-			scfg.Seismic.AutoKeep = sp.Index.AutoKeep
-		}
-		if sp.Index.Alpha > 0 {
-			scfg.Seismic.Alpha = sp.Index.Alpha
-		}
+		applySparseIndex(&scfg, sp.Index)
 	}
 	scfg.Logger = n.log.With("group", g)
 	scfg.Dir = n.segmentDir(g)
@@ -465,4 +461,30 @@ func (a replicaAdapter) Barrier(ctx context.Context) error { return a.g.Barrier(
 func (a replicaAdapter) Status() shardsvc.RaftStatus {
 	st := a.g.Status()
 	return shardsvc.RaftStatus{Role: st.Role, Term: st.Term, LastIndex: st.LastIndex, AppliedIndex: st.AppliedIndex, Leader: st.Leader.ID}
+}
+
+// applySparseIndex maps a collection's sparse index settings onto the shard
+// configuration: build parameters (which every replica must share) and
+// search defaults.
+func applySparseIndex(scfg *shard.Config, ix *api.SparseIndex) {
+	if ix.AutoKeep > 0 {
+		// A fixed share of postings: the global pruning rule.
+		scfg.Seismic.Pruning = seismic.PruneGlobal
+		scfg.Seismic.AutoKeep = ix.AutoKeep
+	}
+	if ix.Alpha > 0 {
+		scfg.Seismic.Alpha = ix.Alpha
+	}
+	if ix.Kind == api.SparseKindExact {
+		scfg.Sparse.Kind = shard.SparseExact
+	}
+	if ix.TargetRecall > 0 {
+		scfg.Sparse.TargetRecall = ix.TargetRecall
+	}
+	if ix.QueryCut > 0 {
+		scfg.Sparse.QueryCut = ix.QueryCut
+	}
+	if ix.HeapFactor > 0 {
+		scfg.Sparse.HeapFactor = ix.HeapFactor
+	}
 }

@@ -592,7 +592,10 @@ type SearchRequest struct {
 	Oversample uint32  `protobuf:"varint,12,opt,name=oversample,proto3" json:"oversample,omitempty"`
 	Candidates uint32  `protobuf:"varint,13,opt,name=candidates,proto3" json:"candidates,omitempty"`
 	// exact scores every document exactly, ignoring segment indexes.
-	Exact         bool `protobuf:"varint,14,opt,name=exact,proto3" json:"exact,omitempty"`
+	Exact bool `protobuf:"varint,14,opt,name=exact,proto3" json:"exact,omitempty"`
+	// target_recall asks each segment for the Seismic settings its
+	// calibration found to reach this recall@10; 0 keeps the collection's.
+	TargetRecall  float32 `protobuf:"fixed32,15,opt,name=target_recall,json=targetRecall,proto3" json:"target_recall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -723,6 +726,13 @@ func (x *SearchRequest) GetExact() bool {
 		return x.Exact
 	}
 	return false
+}
+
+func (x *SearchRequest) GetTargetRecall() float32 {
+	if x != nil {
+		return x.TargetRecall
+	}
+	return 0
 }
 
 type Hit struct {
@@ -1078,12 +1088,14 @@ func (x *StatusRequest) GetVersion() uint32 {
 }
 
 type SegmentStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Docs          uint64                 `protobuf:"varint,2,opt,name=docs,proto3" json:"docs,omitempty"`
-	Deleted       uint64                 `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	Bytes         uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Docs    uint64                 `protobuf:"varint,2,opt,name=docs,proto3" json:"docs,omitempty"`
+	Deleted uint64                 `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Bytes   uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	State   string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// sparse is set for a ready segment with a Seismic index.
+	Sparse        *SparseIndexStatus `protobuf:"bytes,6,opt,name=sparse,proto3" json:"sparse,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1153,6 +1165,155 @@ func (x *SegmentStatus) GetState() string {
 	return ""
 }
 
+func (x *SegmentStatus) GetSparse() *SparseIndexStatus {
+	if x != nil {
+		return x.Sparse
+	}
+	return nil
+}
+
+// SparseIndexStatus describes a segment's Seismic index: what its adaptive
+// build derived and its calibration entry at the collection's target recall.
+type SparseIndexStatus struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Calibrated     bool                   `protobuf:"varint,1,opt,name=calibrated,proto3" json:"calibrated,omitempty"`
+	Target         float32                `protobuf:"fixed32,2,opt,name=target,proto3" json:"target,omitempty"`
+	ExpectedRecall float32                `protobuf:"fixed32,3,opt,name=expected_recall,json=expectedRecall,proto3" json:"expected_recall,omitempty"`
+	QueryCut       uint32                 `protobuf:"varint,4,opt,name=query_cut,json=queryCut,proto3" json:"query_cut,omitempty"`
+	HeapFactor     float32                `protobuf:"fixed32,5,opt,name=heap_factor,json=heapFactor,proto3" json:"heap_factor,omitempty"`
+	Knn            bool                   `protobuf:"varint,6,opt,name=knn,proto3" json:"knn,omitempty"`
+	Reached        bool                   `protobuf:"varint,7,opt,name=reached,proto3" json:"reached,omitempty"`
+	ExactPreferred bool                   `protobuf:"varint,8,opt,name=exact_preferred,json=exactPreferred,proto3" json:"exact_preferred,omitempty"`
+	Speedup        float32                `protobuf:"fixed32,9,opt,name=speedup,proto3" json:"speedup,omitempty"`
+	Flatness       float64                `protobuf:"fixed64,10,opt,name=flatness,proto3" json:"flatness,omitempty"`
+	Alpha          float64                `protobuf:"fixed64,11,opt,name=alpha,proto3" json:"alpha,omitempty"`
+	KeptShare      float64                `protobuf:"fixed64,12,opt,name=kept_share,json=keptShare,proto3" json:"kept_share,omitempty"`
+	Strength       float64                `protobuf:"fixed64,13,opt,name=strength,proto3" json:"strength,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SparseIndexStatus) Reset() {
+	*x = SparseIndexStatus{}
+	mi := &file_wire_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SparseIndexStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SparseIndexStatus) ProtoMessage() {}
+
+func (x *SparseIndexStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SparseIndexStatus.ProtoReflect.Descriptor instead.
+func (*SparseIndexStatus) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SparseIndexStatus) GetCalibrated() bool {
+	if x != nil {
+		return x.Calibrated
+	}
+	return false
+}
+
+func (x *SparseIndexStatus) GetTarget() float32 {
+	if x != nil {
+		return x.Target
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetExpectedRecall() float32 {
+	if x != nil {
+		return x.ExpectedRecall
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetQueryCut() uint32 {
+	if x != nil {
+		return x.QueryCut
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetHeapFactor() float32 {
+	if x != nil {
+		return x.HeapFactor
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetKnn() bool {
+	if x != nil {
+		return x.Knn
+	}
+	return false
+}
+
+func (x *SparseIndexStatus) GetReached() bool {
+	if x != nil {
+		return x.Reached
+	}
+	return false
+}
+
+func (x *SparseIndexStatus) GetExactPreferred() bool {
+	if x != nil {
+		return x.ExactPreferred
+	}
+	return false
+}
+
+func (x *SparseIndexStatus) GetSpeedup() float32 {
+	if x != nil {
+		return x.Speedup
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetFlatness() float64 {
+	if x != nil {
+		return x.Flatness
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetAlpha() float64 {
+	if x != nil {
+		return x.Alpha
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetKeptShare() float64 {
+	if x != nil {
+		return x.KeptShare
+	}
+	return 0
+}
+
+func (x *SparseIndexStatus) GetStrength() float64 {
+	if x != nil {
+		return x.Strength
+	}
+	return 0
+}
+
 type ReplicaStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1170,7 +1331,7 @@ type ReplicaStatus struct {
 
 func (x *ReplicaStatus) Reset() {
 	*x = ReplicaStatus{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1343,7 @@ func (x *ReplicaStatus) String() string {
 func (*ReplicaStatus) ProtoMessage() {}
 
 func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1356,7 @@ func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaStatus) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplicaStatus) GetCollection() string {
@@ -1272,7 +1433,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1445,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1458,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatusResponse) GetError() *Error {
@@ -1368,7 +1529,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x03gte\x18\x03 \x01(\x01H\x00R\x03gte\x88\x01\x01\x12\x15\n" +
 	"\x03lte\x18\x04 \x01(\x01H\x01R\x03lte\x88\x01\x01B\x06\n" +
 	"\x04_gteB\x06\n" +
-	"\x04_lte\"\xb5\x03\n" +
+	"\x04_lte\"\xda\x03\n" +
 	"\rSearchRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\f\n" +
 	"\x01k\x18\x02 \x01(\rR\x01k\x123\n" +
@@ -1389,7 +1550,8 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"candidates\x18\r \x01(\rR\n" +
 	"candidates\x12\x14\n" +
-	"\x05exact\x18\x0e \x01(\bR\x05exact\"+\n" +
+	"\x05exact\x18\x0e \x01(\bR\x05exact\x12#\n" +
+	"\rtarget_recall\x18\x0f \x01(\x02R\ftargetRecall\"+\n" +
 	"\x03Hit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\"1\n" +
@@ -1413,13 +1575,33 @@ const file_wire_proto_rawDesc = "" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12)\n" +
 	"\x03doc\x18\x03 \x01(\v2\x17.shoal.wire.v1.DocumentR\x03doc\")\n" +
 	"\rStatusRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\"y\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"\xb3\x01\n" +
 	"\rSegmentStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04docs\x18\x02 \x01(\x04R\x04docs\x12\x18\n" +
 	"\adeleted\x18\x03 \x01(\x04R\adeleted\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\"\xa1\x02\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x128\n" +
+	"\x06sparse\x18\x06 \x01(\v2 .shoal.wire.v1.SparseIndexStatusR\x06sparse\"\x8e\x03\n" +
+	"\x11SparseIndexStatus\x12\x1e\n" +
+	"\n" +
+	"calibrated\x18\x01 \x01(\bR\n" +
+	"calibrated\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\x02R\x06target\x12'\n" +
+	"\x0fexpected_recall\x18\x03 \x01(\x02R\x0eexpectedRecall\x12\x1b\n" +
+	"\tquery_cut\x18\x04 \x01(\rR\bqueryCut\x12\x1f\n" +
+	"\vheap_factor\x18\x05 \x01(\x02R\n" +
+	"heapFactor\x12\x10\n" +
+	"\x03knn\x18\x06 \x01(\bR\x03knn\x12\x18\n" +
+	"\areached\x18\a \x01(\bR\areached\x12'\n" +
+	"\x0fexact_preferred\x18\b \x01(\bR\x0eexactPreferred\x12\x18\n" +
+	"\aspeedup\x18\t \x01(\x02R\aspeedup\x12\x1a\n" +
+	"\bflatness\x18\n" +
+	" \x01(\x01R\bflatness\x12\x14\n" +
+	"\x05alpha\x18\v \x01(\x01R\x05alpha\x12\x1d\n" +
+	"\n" +
+	"kept_share\x18\f \x01(\x01R\tkeptShare\x12\x1a\n" +
+	"\bstrength\x18\r \x01(\x01R\bstrength\"\xa1\x02\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1450,31 +1632,32 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_wire_proto_goTypes = []any{
-	(*SparseVector)(nil),   // 0: shoal.wire.v1.SparseVector
-	(*Attr)(nil),           // 1: shoal.wire.v1.Attr
-	(*Document)(nil),       // 2: shoal.wire.v1.Document
-	(*Error)(nil),          // 3: shoal.wire.v1.Error
-	(*Op)(nil),             // 4: shoal.wire.v1.Op
-	(*WriteRequest)(nil),   // 5: shoal.wire.v1.WriteRequest
-	(*WriteResponse)(nil),  // 6: shoal.wire.v1.WriteResponse
-	(*Cond)(nil),           // 7: shoal.wire.v1.Cond
-	(*SearchRequest)(nil),  // 8: shoal.wire.v1.SearchRequest
-	(*Hit)(nil),            // 9: shoal.wire.v1.Hit
-	(*HitList)(nil),        // 10: shoal.wire.v1.HitList
-	(*SearchResponse)(nil), // 11: shoal.wire.v1.SearchResponse
-	(*GetRequest)(nil),     // 12: shoal.wire.v1.GetRequest
-	(*GetResponse)(nil),    // 13: shoal.wire.v1.GetResponse
-	(*StatusRequest)(nil),  // 14: shoal.wire.v1.StatusRequest
-	(*SegmentStatus)(nil),  // 15: shoal.wire.v1.SegmentStatus
-	(*ReplicaStatus)(nil),  // 16: shoal.wire.v1.ReplicaStatus
-	(*StatusResponse)(nil), // 17: shoal.wire.v1.StatusResponse
-	nil,                    // 18: shoal.wire.v1.Document.AttrsEntry
+	(*SparseVector)(nil),      // 0: shoal.wire.v1.SparseVector
+	(*Attr)(nil),              // 1: shoal.wire.v1.Attr
+	(*Document)(nil),          // 2: shoal.wire.v1.Document
+	(*Error)(nil),             // 3: shoal.wire.v1.Error
+	(*Op)(nil),                // 4: shoal.wire.v1.Op
+	(*WriteRequest)(nil),      // 5: shoal.wire.v1.WriteRequest
+	(*WriteResponse)(nil),     // 6: shoal.wire.v1.WriteResponse
+	(*Cond)(nil),              // 7: shoal.wire.v1.Cond
+	(*SearchRequest)(nil),     // 8: shoal.wire.v1.SearchRequest
+	(*Hit)(nil),               // 9: shoal.wire.v1.Hit
+	(*HitList)(nil),           // 10: shoal.wire.v1.HitList
+	(*SearchResponse)(nil),    // 11: shoal.wire.v1.SearchResponse
+	(*GetRequest)(nil),        // 12: shoal.wire.v1.GetRequest
+	(*GetResponse)(nil),       // 13: shoal.wire.v1.GetResponse
+	(*StatusRequest)(nil),     // 14: shoal.wire.v1.StatusRequest
+	(*SegmentStatus)(nil),     // 15: shoal.wire.v1.SegmentStatus
+	(*SparseIndexStatus)(nil), // 16: shoal.wire.v1.SparseIndexStatus
+	(*ReplicaStatus)(nil),     // 17: shoal.wire.v1.ReplicaStatus
+	(*StatusResponse)(nil),    // 18: shoal.wire.v1.StatusResponse
+	nil,                       // 19: shoal.wire.v1.Document.AttrsEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	0,  // 0: shoal.wire.v1.Document.sparse:type_name -> shoal.wire.v1.SparseVector
-	18, // 1: shoal.wire.v1.Document.attrs:type_name -> shoal.wire.v1.Document.AttrsEntry
+	19, // 1: shoal.wire.v1.Document.attrs:type_name -> shoal.wire.v1.Document.AttrsEntry
 	2,  // 2: shoal.wire.v1.Op.upsert:type_name -> shoal.wire.v1.Document
 	4,  // 3: shoal.wire.v1.WriteRequest.ops:type_name -> shoal.wire.v1.Op
 	3,  // 4: shoal.wire.v1.WriteResponse.error:type_name -> shoal.wire.v1.Error
@@ -1488,15 +1671,16 @@ var file_wire_proto_depIdxs = []int32{
 	10, // 12: shoal.wire.v1.SearchResponse.multi:type_name -> shoal.wire.v1.HitList
 	3,  // 13: shoal.wire.v1.GetResponse.error:type_name -> shoal.wire.v1.Error
 	2,  // 14: shoal.wire.v1.GetResponse.doc:type_name -> shoal.wire.v1.Document
-	15, // 15: shoal.wire.v1.ReplicaStatus.segments:type_name -> shoal.wire.v1.SegmentStatus
-	3,  // 16: shoal.wire.v1.StatusResponse.error:type_name -> shoal.wire.v1.Error
-	16, // 17: shoal.wire.v1.StatusResponse.replicas:type_name -> shoal.wire.v1.ReplicaStatus
-	1,  // 18: shoal.wire.v1.Document.AttrsEntry.value:type_name -> shoal.wire.v1.Attr
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 15: shoal.wire.v1.SegmentStatus.sparse:type_name -> shoal.wire.v1.SparseIndexStatus
+	15, // 16: shoal.wire.v1.ReplicaStatus.segments:type_name -> shoal.wire.v1.SegmentStatus
+	3,  // 17: shoal.wire.v1.StatusResponse.error:type_name -> shoal.wire.v1.Error
+	17, // 18: shoal.wire.v1.StatusResponse.replicas:type_name -> shoal.wire.v1.ReplicaStatus
+	1,  // 19: shoal.wire.v1.Document.AttrsEntry.value:type_name -> shoal.wire.v1.Attr
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1516,7 +1700,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,6 +37,12 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	ix.buildForward(docs, workers)
 	b := &builder{ix: ix, cfg: cfg, workers: workers}
 	b.prune(docs)
+	b.alpha = cfg.Alpha
+	if cfg.Pruning == PruneMass {
+		b.alpha = ix.adapt.Alpha
+	} else if b.alpha == 0 {
+		b.alpha = autoAlpha(1) // fixed pruning rules without an alpha: keep most of the mass
+	}
 	b.docTops()
 	b.blockLists()
 	if cfg.Reorder {
@@ -48,6 +54,22 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	b.dcT, b.dcV = nil, nil
 	if cfg.KNN > 0 && cfg.KNNBlocks == 0 {
 		ix.buildKNN(cfg.KNN, cfg.KNNParams, workers)
+	}
+	if cfg.Calibrate {
+		cs := b.sample
+		if cs == nil {
+			// Fixed pruning rules draw the sample now (positions are
+			// already reordered: the truth is mapped back to rows).
+			cs = ix.sample(cfg.CalibrationQueries, calibrationK, workers, cfg.Seed, ix.postingNeighbour)
+			if cs != nil && ix.perm != nil {
+				for _, tr := range cs.truth {
+					for j := range tr {
+						tr[j].ID = ix.perm[tr[j].ID]
+					}
+				}
+			}
+		}
+		ix.calib = ix.calibrate(cs, calibrationK)
 	}
 	return ix, nil
 }
@@ -176,6 +198,9 @@ type builder struct {
 	ix      *Index
 	cfg     Config
 	workers int
+	alpha   float64      // summary mass share: cfg.Alpha, or derived
+	sample  *calibSample // pseudo-queries drawn before pruning (PruneMass)
+	sumCap  int          // summary entries per block at most (0: no bound)
 
 	listOff []uint64 // pruned list t is pdocs[listOff[t]:listOff[t+1]]
 	pdocs   []uint32
@@ -301,13 +326,101 @@ func (b *builder) prune(docs Forward) {
 	}
 	wg.Wait()
 	counts = nil
-	// Cap each list at its capLen largest values, kept in document order.
+	// Cap each list at its capLen largest values (PruneMass: at its
+	// mass-share cut), kept in document order.
 	newLen := make([]uint64, m)
+	mass := cfg.Pruning == PruneMass
+	var flat []float64
+	var orig []uint64 // list lengths before the cut
+	if mass {
+		flat = make([]float64, m)
+		orig = make([]uint64, m)
+		ix.listMax = make([]float32, m)
+	}
+	floor := cfg.MinPostings
+	if floor == 0 {
+		floor = autoMinPostings(n)
+	}
+	var docThr []float32
+	strength := 0.0
+	if mass {
+		docThr = b.docGuards()
+		parallel(m, 64, nw, func(_, lo, hi int) {
+			for t := lo; t < hi; t++ {
+				a, e := b.listOff[t], b.listOff[t+1]
+				if e > a {
+					orig[t] = e - a
+					flat[t] = flatness(pvals[a:e])
+					ix.listMax[t] = slices.Max(pvals[a:e])
+				}
+			}
+		})
+		// Length-weighted mean flatness, summed in list order so that it
+		// does not depend on the number of workers.
+		var fs, ls float64
+		for t := 0; t < m; t++ {
+			if c := float64(orig[t]); c > 0 {
+				fs += flat[t] * c
+				ls += c
+			}
+		}
+		ix.adapt.Flatness = 1
+		if ls > 0 {
+			ix.adapt.Flatness = fs / ls
+		}
+		// Pseudo-queries over the unpruned lists, scored exactly: they pick
+		// the pruning strength, and later calibrate the search.
+		b.sample = ix.sample(max(cfg.CalibrationQueries, minStrengthQueries), calibrationK, nw, cfg.Seed,
+			func(t uint32, r *rand.Rand) (uint32, bool) {
+				a, e := b.listOff[t], b.listOff[t+1]
+				if e == a {
+					return 0, false
+				}
+				return b.pdocs[a+uint64(r.IntN(int(e-a)))], true
+			})
+		strength = b.pruneStrength(pvals, flat, docThr, floor)
+		ix.adapt.Strength = strength
+	}
 	parallel(m, 64, nw, func(_, lo, hi int) {
 		var tmp []postingVal
+		var tv []termVal
 		for t := lo; t < hi; t++ {
 			a, e := b.listOff[t], b.listOff[t+1]
 			l := e - a
+			if mass && l > 0 {
+				if l <= uint64(floor) || massShare(flat[t], strength) >= 1 {
+					newLen[t] = l
+					continue
+				}
+				// The largest postings holding the list's mass share
+				// (massCut orders ties by document), at least floor.
+				tv = tv[:0]
+				var total float64
+				for j := a; j < e; j++ {
+					tv = append(tv, termVal{b.pdocs[j], pvals[j]})
+					total += float64(pvals[j])
+				}
+				k := massCut(tv, float32(massShare(flat[t], strength)*total))
+				if k < floor {
+					slices.SortFunc(tv, byValueDesc)
+					k = floor
+				}
+				// Every document stays in the lists of its heaviest
+				// components.
+				for j := k; j < len(tv); j++ {
+					if tv[j].v >= docThr[tv[j].t] {
+						tv[k], tv[j] = tv[j], tv[k]
+						k++
+					}
+				}
+				kept := tv[:k]
+				slices.SortFunc(kept, func(x, y termVal) int { return int(x.t) - int(y.t) })
+				for i, p := range kept {
+					b.pdocs[a+uint64(i)] = p.t
+				}
+				newLen[t] = uint64(k)
+				continue
+			}
 			if l <= uint64(capLen) {
 				newLen[t] = l
 				continue
@@ -342,10 +455,61 @@ func (b *builder) prune(docs Forward) {
 		at += newLen[t]
 	}
 	b.listOff[m] = at
+	if mass {
+		ad := &ix.adapt
+		var ls float64
+		for t := 0; t < m; t++ {
+			ls += float64(orig[t])
+		}
+		if ls > 0 {
+			ad.KeptShare = float64(at) / ls
+		}
+		ad.MinPostings = floor
+		ad.Alpha = b.cfg.Alpha
+		if ad.Alpha == 0 {
+			ad.Alpha = autoAlpha(ad.Flatness)
+		}
+	}
 	b.pdocs = slices.Clip(b.pdocs[:at])
 	if at < total/2 {
 		b.pdocs = slices.Clone(b.pdocs)
 	}
+}
+
+// docGuards returns, per document, the value of its g-th largest positive
+// component (g from docGuardCount): adaptive pruning keeps every posting
+// at or above it, so that each document stays reachable through the lists
+// of its heaviest components.
+func (b *builder) docGuards() []float32 {
+	ix := b.ix
+	thr := make([]float32, ix.n)
+	parallel(ix.n, 1024, b.workers, func(_, lo, hi int) {
+		var vs []float32
+		for d := lo; d < hi; d++ {
+			vs = vs[:0]
+			for j := ix.fOff[d]; j < ix.fOff[d+1]; j++ {
+				if v := ix.value(j); v > 0 {
+					vs = append(vs, v)
+				}
+			}
+			if len(vs) == 0 {
+				thr[d] = float32(math.Inf(1))
+				continue
+			}
+			g := docGuardCount(len(vs))
+			slices.SortFunc(vs, func(x, y float32) int {
+				switch {
+				case x > y:
+					return -1
+				case x < y:
+					return 1
+				}
+				return 0
+			})
+			thr[d] = vs[g-1]
+		}
+	})
+	return thr
 }
 
 type postingVal struct {
@@ -480,6 +644,19 @@ type listResult struct {
 func (b *builder) blockLists() {
 	ix := b.ix
 	m := int(ix.m)
+	if b.cfg.Pruning == PruneMass {
+		// Summary budget: summaryBudget entries per forward entry over all
+		// blocks, shared evenly.
+		var blocks int
+		for t := 0; t < m; t++ {
+			if L := int(b.listOff[t+1] - b.listOff[t]); L > 0 {
+				blocks += min(L, blockCount(L, b.cfg.Beta))
+			}
+		}
+		nnz := float64(ix.fOff[ix.n])
+		b.sumCap = max(8, int(summaryBudget*nnz/float64(max(blocks, 1))))
+		ix.adapt.SummaryCap = b.sumCap
+	}
 	order := make([]uint32, 0, m)
 	for t := 0; t < m; t++ {
 		if b.listOff[t+1] > b.listOff[t] {
@@ -596,11 +773,11 @@ func (b *builder) blockList(s *blockScratch, t uint32) listResult {
 	ix, cfg := b.ix, b.cfg
 	docs := b.pdocs[b.listOff[t]:b.listOff[t+1]]
 	L := len(docs)
-	C := max(1, int(math.Round(cfg.Beta*float64(L))))
+	C := min(L, blockCount(L, cfg.Beta))
 	var res listResult
 	if C == 1 {
 		res.sizes = []uint32{uint32(L)}
-		b.summarize(s, docs, &res)
+		b.summarize(s, t, docs, &res)
 		return res
 	}
 	// Sample C centroid documents with a per-list seed.
@@ -753,15 +930,18 @@ func (b *builder) blockList(s *blockScratch, t uint32) listResult {
 	copy(docs, s.docs[:L])
 	var a uint32
 	for _, sz := range res.sizes {
-		b.summarize(s, docs[a:a+sz], &res)
+		b.summarize(s, t, docs[a:a+sz], &res)
 		a += sz
 	}
 	return res
 }
 
-// summarize appends the quantized summary of one block: the coordinate-wise
-// max of its documents, cut to the Alpha share of its L1 mass.
-func (b *builder) summarize(s *blockScratch, docs []uint32, res *listResult) {
+// summarize appends the quantized summary of one block of list t: the
+// coordinate-wise max of its documents, cut to the Alpha share of its L1
+// mass. Adaptive builds always keep t itself, which every document of the
+// block has: without it a query that reaches the block through t alone
+// would see a zero bound.
+func (b *builder) summarize(s *blockScratch, t uint32, docs []uint32, res *listResult) {
 	ix := b.ix
 	s.mterms = s.mterms[:0]
 	s.pairs = s.pairs[:0]
@@ -812,7 +992,28 @@ func (b *builder) summarize(s *blockScratch, docs []uint32, res *listResult) {
 			s.mx[u] = 0
 		}
 	}
-	k := massCut(s.pairs, float32(b.cfg.Alpha)*total)
+	k := massCut(s.pairs, float32(b.alpha)*total)
+	if lo, hi := b.sumCap/4, b.sumCap; hi > 0 {
+		// Adaptive builds bound summaries by the summary budget: at most
+		// sumCap entries (the heaviest), at least a quarter of it.
+		switch {
+		case k > hi:
+			slices.SortFunc(s.pairs[:k], byValueDesc)
+			k = hi
+		case k < lo && len(s.pairs) > k:
+			slices.SortFunc(s.pairs[k:], byValueDesc)
+			k = min(lo, len(s.pairs))
+		}
+	}
+	if b.sumCap > 0 {
+		for j := k; j < len(s.pairs); j++ {
+			if s.pairs[j].t == t {
+				s.pairs[k], s.pairs[j] = s.pairs[j], s.pairs[k]
+				k++
+				break
+			}
+		}
+	}
 	kept := s.pairs[:k]
 	slices.SortFunc(kept, func(x, y termVal) int { return int(x.t) - int(y.t) })
 	lo, hi := float32(math.Inf(1)), float32(0)

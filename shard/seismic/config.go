@@ -31,6 +31,12 @@ const (
 	PruneGlobal Pruning = iota
 	// PruneFixed keeps the NPostings largest entries of every list.
 	PruneFixed
+	// PruneMass keeps, in every list, its largest postings until a share
+	// of the list's L1 mass derived from how concentrated the list's
+	// weights are (adaptive.go), and at least MinPostings of them. Flat
+	// lists (BM25-like weights) keep almost everything; peaked lists
+	// (learned sparse weights) prune hard.
+	PruneMass
 )
 
 // ValueType selects how the forward index stores values.
@@ -47,7 +53,8 @@ const (
 // Config controls how an index is built. The zero value is not valid; start
 // from DefaultConfig.
 type Config struct {
-	// Pruning is the static pruning rule. Default PruneGlobal.
+	// Pruning is the static pruning rule. Default PruneMass: every list is
+	// pruned by retained mass, derived from the segment's own weights.
 	Pruning Pruning
 	// NPostings is the mean number of postings kept per list (PruneGlobal)
 	// or the exact cap per list (PruneFixed). 0 means automatic:
@@ -60,11 +67,17 @@ type Config struct {
 	// MARCO), at the price of an index 1.9x the forward index instead of
 	// 1.45x.
 	AutoKeep float64
+	// MinPostings is the floor of postings kept per list under PruneMass
+	// (lists shorter than it are kept whole). 0 means automatic:
+	// ⌈√n/8⌉ for n documents, within [16, 64]. Default 0.
+	MinPostings int
 	// MaxFraction caps each list at MaxFraction·NPostings entries under
 	// PruneGlobal. Default 1.5.
 	MaxFraction float64
 	// Beta is the fraction of a list's documents sampled as k-means
-	// centroids; each centroid becomes a block. Default 0.1.
+	// centroids; each centroid becomes a block. 0 means automatic: the
+	// number of blocks follows the list's length L, blocks of about
+	// 8 + 2·log2(L/64) documents (adaptive.go). Default 0.
 	Beta float64
 	// DocCut is the number of a document's largest components used to
 	// assign it to a centroid. Default 30: on SPLADE-like data the clusters
@@ -77,10 +90,10 @@ type Config struct {
 	// to evaluate and store).
 	MinClusterSize int
 	// Alpha is the fraction of the L1 mass of a block's coordinate-wise max
-	// kept in its summary. Default 0.12 (the paper uses 0.4): with the kNN
-	// graph on, 0.12 reaches 95% recall as fast as 0.14 did (the graph
-	// recovers what the coarser summaries skip) and keeps the whole index,
-	// graph included, within 1.5x the float32 forward index.
+	// kept in its summary. 0 means automatic: derived from how flat the
+	// segment's posting lists are, from 0.1 for peaked (learned sparse)
+	// weights to 0.9 for flat (BM25-like) ones (adaptive.go). Default 0.
+	// On SPLADE-like data 0.12 was the tuned constant (the paper uses 0.4).
 	Alpha float64
 	// Values selects the forward index value type. Default ValueF16: with
 	// narrow ids a document is then one run of 4-byte (id, value) entries,
@@ -116,6 +129,13 @@ type Config struct {
 	// Workers is the number of build goroutines; 0 means GOMAXPROCS.
 	// Default 0.
 	Workers int
+	// Calibrate measures, at the end of the build, which search parameters
+	// reach which recall against exact scoring, on pseudo-queries drawn
+	// from the documents (calibrate.go), and stores the table in the index.
+	// Default true.
+	Calibrate bool
+	// CalibrationQueries is the number of pseudo-queries. Default 96.
+	CalibrationQueries int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -123,31 +143,36 @@ func DefaultConfig() Config {
 	kp := DefaultSearchParams()
 	kp.QueryCut = 20
 	return Config{
-		Pruning: PruneGlobal, AutoKeep: 0.25, MaxFraction: 1.5,
-		Beta: 0.1, DocCut: 30, MinClusterSize: 3, Alpha: 0.12, KNN: 10,
+		Pruning: PruneMass, AutoKeep: 0.25, MaxFraction: 1.5,
+		DocCut: 30, MinClusterSize: 3, KNN: 10,
 		Values: ValueF16, KNNBlocks: 3, KNNParams: kp, Reorder: true, Seed: 42,
+		Calibrate: true, CalibrationQueries: 96,
 	}
 }
 
 // Validate reports whether c can build an index.
 func (c Config) Validate() error {
 	switch {
-	case c.Pruning > PruneFixed:
+	case c.Pruning > PruneMass:
 		return fmt.Errorf("%w: unknown pruning %d", ErrConfig, c.Pruning)
 	case c.NPostings < 0:
 		return fmt.Errorf("%w: n_postings %d < 0", ErrConfig, c.NPostings)
-	case c.NPostings == 0 && !(c.AutoKeep > 0 && c.AutoKeep <= 1):
+	case c.Pruning != PruneMass && c.NPostings == 0 && !(c.AutoKeep > 0 && c.AutoKeep <= 1):
 		return fmt.Errorf("%w: auto_keep %v not in (0, 1]", ErrConfig, c.AutoKeep)
 	case c.Pruning == PruneGlobal && !(c.MaxFraction >= 1):
 		return fmt.Errorf("%w: max_fraction %v < 1", ErrConfig, c.MaxFraction)
-	case !(c.Beta > 0 && c.Beta <= 1):
-		return fmt.Errorf("%w: beta %v not in (0, 1]", ErrConfig, c.Beta)
+	case c.MinPostings < 0:
+		return fmt.Errorf("%w: min_postings %d < 0", ErrConfig, c.MinPostings)
+	case !(c.Beta >= 0 && c.Beta <= 1):
+		return fmt.Errorf("%w: beta %v not in [0, 1] (0: automatic)", ErrConfig, c.Beta)
 	case c.DocCut < 1:
 		return fmt.Errorf("%w: doc_cut %d < 1", ErrConfig, c.DocCut)
 	case c.MinClusterSize < 1:
 		return fmt.Errorf("%w: min_cluster_size %d < 1", ErrConfig, c.MinClusterSize)
-	case !(c.Alpha > 0 && c.Alpha <= 1):
-		return fmt.Errorf("%w: alpha %v not in (0, 1]", ErrConfig, c.Alpha)
+	case !(c.Alpha >= 0 && c.Alpha <= 1):
+		return fmt.Errorf("%w: alpha %v not in [0, 1] (0: automatic)", ErrConfig, c.Alpha)
+	case c.CalibrationQueries < 0 || c.CalibrationQueries > 4096:
+		return fmt.Errorf("%w: calibration_queries %d not in [0, 4096]", ErrConfig, c.CalibrationQueries)
 	case c.Values > ValueF16:
 		return fmt.Errorf("%w: unknown value type %d", ErrConfig, c.Values)
 	case c.KNN < 0 || c.KNN > 1024:

@@ -9,9 +9,16 @@
 // is below HeapFactor times the current k-th best score, and scores every
 // other document exactly, once, from the forward index.
 //
+// With DefaultConfig the build derives its pruning, blocks and summaries
+// from the documents (Adaptive) and calibrates itself against exact scoring
+// on pseudo-queries drawn from them (Calibration): ParamsFor gives the
+// settings that reached a recall target.
+//
 //	idx, err := seismic.Build(seismic.Forward{Offsets: off, Indices: ids, Values: vals}, seismic.DefaultConfig())
 //	if err != nil { ... }
-//	top := idx.Search(seismic.Vector{Indices: qi, Values: qv}, 10, seismic.DefaultSearchParams(), nil, nil)
+//	p, entry, _ := idx.ParamsFor(0.95, seismic.DefaultSearchParams())
+//	if !entry.Reached { ... } // no setting reached 0.95: score exactly
+//	top := idx.Search(seismic.Vector{Indices: qi, Values: qv}, 10, p, nil, nil)
 //
 // Document ids are the row numbers 0..n-1 of the build input. Build is
 // deterministic for the same input and Config.Seed and uses all cores.

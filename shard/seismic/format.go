@@ -12,7 +12,7 @@ import (
 	"unsafe"
 )
 
-// The on-disk format, version 2. All numbers are little-endian. A 128-byte
+// The on-disk format, version 3. All numbers are little-endian. A 128-byte
 // header is followed by the arrays below, each starting at a multiple of 8
 // bytes, so that a memory-mapped file is used in place:
 //
@@ -31,16 +31,24 @@ import (
 //
 // Version 2 ends in an 8-byte trailer after the last (padded) array: u32
 // CRC-32C (Castagnoli) of every byte before the trailer, then u32 0. Load
-// and Open verify it before they look at anything else, and a version-2
-// file must end exactly at the trailer. Version 1 (still read) is version 2
-// without the trailer; its arrays are only checked for consistency.
+// and Open verify it before they look at anything else, and a file of
+// version 2 or later must end exactly at the trailer. Version 1 (still read)
+// is version 2 without the trailer; its arrays are only checked for
+// consistency.
+//
+// Version 3 adds, between the last array and the trailer, the adaptive
+// section (adaptive_format.go): a u64 byte length, then what an adaptive
+// build derived, the lists' maximum values and the calibration table.
+// Versions 1 and 2 (no section) still load.
 const (
 	magic     = "SHSEISMC"
-	version   = 2
+	version   = 3
 	versionV1 = 1
 	// versionTrailer is the first version with the checksum trailer; every
 	// later version keeps it.
 	versionTrailer = 2
+	// versionSection is the first version with the adaptive section.
+	versionSection = 3
 	headerSize     = 128
 	trailerSize    = 8
 
@@ -124,6 +132,7 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		parts = append(parts, bytesOf(ix.sT16))
 	}
 	parts = append(parts, ix.sCode, bytesOf(ix.sMin), bytesOf(ix.sScale), bytesOf(ix.knn), bytesOf(ix.perm), bytesOf(ix.inv))
+	parts = append(parts, ix.appendSection(nil))
 	for _, p := range parts {
 		if err := write(p); err != nil {
 			return n, err
@@ -321,6 +330,11 @@ func parse(b []byte) (*Index, error) {
 	if flags&flagPerm != 0 {
 		ix.perm = view[uint32](r, n)
 		ix.inv = view[uint32](r, n)
+	}
+	if v >= versionSection {
+		if r.err == nil {
+			r.err = ix.parseSection(r)
+		}
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -97,14 +98,27 @@ func TestFormatRoundTrip(t *testing.T) {
 	if loaded.Stats() != ix.Stats() {
 		t.Errorf("stats differ after load: %+v vs %+v", loaded.Stats(), ix.Stats())
 	}
+	if ix.Calibration() == nil {
+		t.Fatal("default build has no calibration table")
+	}
+	for name, other := range map[string]*Index{"load": loaded, "mmap": mapped} {
+		if !reflect.DeepEqual(other.Calibration(), ix.Calibration()) {
+			t.Errorf("%s: calibration %+v, want %+v", name, other.Calibration(), ix.Calibration())
+		}
+		if other.Adaptive() != ix.Adaptive() || !slices.Equal(other.listMax, ix.listMax) {
+			t.Errorf("%s: adaptive section differs: %+v, want %+v", name, other.Adaptive(), ix.Adaptive())
+		}
+	}
 }
 
 // TestFormatFixtures loads the fixtures of every version and checks that
 // they answer with exact scores. v1.seismic was written before documents
 // were reordered (no flag 8, float32 values); v1-packed.seismic has the
 // document permutation, packed half-float values and a kNN graph;
-// v2-packed.seismic is the same index with the checksum trailer. Run with
-// -update to rewrite v2-packed.seismic (the v1 fixtures are kept as written).
+// v2-packed.seismic is the same index with the checksum trailer; v3.seismic
+// is an adaptive, calibrated build (the adaptive section and the trailer).
+// Run with -update to rewrite v3.seismic (the older files are kept as
+// written).
 func TestFormatFixtures(t *testing.T) {
 	if *update {
 		cfg := DefaultConfig()
@@ -118,14 +132,17 @@ func TestFormatFixtures(t *testing.T) {
 		if _, err := ix.WriteTo(&buf); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", "v2-packed.seismic"), buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("testdata", "v3.seismic"), buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"v1.seismic", "v1-packed.seismic", "v2-packed.seismic"} {
+	for _, name := range []string{"v1.seismic", "v1-packed.seismic", "v2-packed.seismic", "v3.seismic"} {
 		old, err := Open(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if v3 := name == "v3.seismic"; v3 != (old.Calibration() != nil) || v3 != (old.listMax != nil) {
+			t.Errorf("%s: calibration %v, list maxima %d", name, old.Calibration(), len(old.listMax))
 		}
 		tol := float32(1e-5)
 		if old.half {
@@ -260,5 +277,42 @@ func FuzzLoad(f *testing.F) {
 		p := DefaultSearchParams()
 		p.KNN = true
 		ix.Search(fixtureQuery(0), 5, p, nil, nil)
+	})
+}
+
+// FuzzAdaptiveSection fuzzes the version-2 section on its own: the bytes
+// after a valid index's version-1 arrays are replaced by the input, with a
+// correct length prefix, so the fuzzer explores the section's fields rather
+// than the outer framing.
+func FuzzAdaptiveSection(f *testing.F) {
+	ix, err := Build(fixtureForward(), DefaultConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := ix.WriteTo(&buf); err != nil {
+		f.Fatal(err)
+	}
+	sec := ix.appendSection(nil)
+	prefix := buf.Bytes()[:buf.Len()-len(sec)-(8-len(sec)%8)%8]
+	f.Add(sec[8:])
+	f.Add(sec[8 : 8+64])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		img := slices.Clone(prefix)
+		img = binary.LittleEndian.AppendUint64(img, uint64(len(body)))
+		img = append(img, body...)
+		got, err := Load(bytes.NewReader(img))
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error %v is not ErrFormat", err)
+			}
+			return
+		}
+		p, _, _ := got.ParamsFor(0.95, DefaultSearchParams())
+		if err := p.Validate(); err != nil {
+			t.Fatalf("loaded calibration gives invalid params: %v", err)
+		}
+		got.Search(fixtureQuery(0), 5, p, nil, nil)
 	})
 }

@@ -54,6 +54,14 @@ type Index struct {
 	knnK int
 	knn  []uint32
 
+	// Version 2: what an adaptive build derived (zero otherwise), the
+	// largest value of every list before pruning (nil for version 1: query
+	// terms are then ordered by their weight alone), and the calibration
+	// table (nil when not calibrated).
+	adapt   Adaptive
+	listMax []float32
+	calib   *Calibration
+
 	pool   sync.Pool
 	mapped []byte // non-nil when backed by mmap
 	closed atomic.Bool

@@ -122,9 +122,20 @@ func (ix *Index) search(s *scratch, k int, p SearchParams, filter *roaring.Bitma
 	// The QueryCut heaviest terms, heaviest first (insertion sort: queries
 	// are short).
 	s.cut = append(s.cut[:0], s.qt...)
-	for i := 1; i < len(s.cut); i++ {
-		for j := i; j > 0 && heavier(s.q, s.cut[j], s.cut[j-1]); j-- {
-			s.cut[j], s.cut[j-1] = s.cut[j-1], s.cut[j]
+	if lm := ix.listMax; lm != nil {
+		// Version 2: by the most a list can add to a score, q_t·max(list
+		// t), so that queries with flat weights (term counts) walk the
+		// lists that matter first.
+		for i := 1; i < len(s.cut); i++ {
+			for j := i; j > 0 && heavierBound(s.q, lm, s.cut[j], s.cut[j-1]); j-- {
+				s.cut[j], s.cut[j-1] = s.cut[j-1], s.cut[j]
+			}
+		}
+	} else {
+		for i := 1; i < len(s.cut); i++ {
+			for j := i; j > 0 && heavier(s.q, s.cut[j], s.cut[j-1]); j-- {
+				s.cut[j], s.cut[j-1] = s.cut[j-1], s.cut[j]
+			}
 		}
 	}
 	s.cut = s.cut[:min(len(s.cut), p.QueryCut)]
@@ -189,6 +200,14 @@ func (ix *Index) search(s *scratch, k int, p SearchParams, filter *roaring.Bitma
 	}
 	s.seen = s.seen[:0]
 	return h.Sorted(dst)
+}
+
+func heavierBound(q, lm []float32, a, b uint32) bool {
+	x, y := q[a]*lm[a], q[b]*lm[b]
+	if x != y {
+		return x > y
+	}
+	return a < b
 }
 
 func heavier(q []float32, a, b uint32) bool {

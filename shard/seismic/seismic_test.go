@@ -1,6 +1,7 @@
 package seismic
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -89,6 +90,7 @@ func TestUnprunedIsExact(t *testing.T) {
 	p := DefaultSearchParams()
 	// With every posting kept and no block skipping the search is exact.
 	cfg := DefaultConfig()
+	cfg.Pruning = PruneGlobal
 	cfg.AutoKeep = 1
 	cfg.MaxFraction = 1e6
 	cfg.Alpha = 1 // full summaries bound every block from above
@@ -117,6 +119,18 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 	if !slices.Equal(a.post, b.post) || !slices.Equal(a.sCode, b.sCode) || !slices.Equal(a.sT16, b.sT16) {
 		t.Fatal("builds with 1 and 3 workers differ")
+	}
+	// The files, adaptive parameters and calibration table included, are
+	// byte for byte the same.
+	var fa, fb bytes.Buffer
+	if _, err := a.WriteTo(&fa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.WriteTo(&fb); err != nil {
+		t.Fatal(err)
+	}
+	if a.Calibration() == nil || !bytes.Equal(fa.Bytes(), fb.Bytes()) {
+		t.Fatalf("index files differ (calibrated: %v)", a.Calibration() != nil)
 	}
 	for i := 0; i < q.Len(); i++ {
 		x := a.Search(qrow(q, i), 10, DefaultSearchParams(), nil, nil)
@@ -312,9 +326,14 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	c.Alpha = 0
+	c.Alpha = 1.5
 	if err := c.Validate(); err == nil {
-		t.Error("alpha 0 accepted")
+		t.Error("alpha 1.5 accepted")
+	}
+	c = DefaultConfig()
+	c.Beta = -0.1
+	if err := c.Validate(); err == nil {
+		t.Error("beta -0.1 accepted")
 	}
 	p := DefaultSearchParams()
 	p.QueryCut = 0
@@ -429,10 +448,71 @@ func TestRecallSciFact(t *testing.T) {
 	}
 }
 
+// TestSciFactDefaults builds SciFact BM25 with the default (adaptive,
+// calibrated) configuration and searches with the calibrated settings for
+// recall 0.95, as a collection created with defaults does: nDCG@10 must stay
+// within 0.005 of exact.
+func TestSciFactDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds over the real SciFact collection")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "scifact")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared data not present at %s", dir)
+	}
+	d, err := dataset.ReadSparseJSONL(filepath.Join(dir, "sparse-bm25", "docs.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := dataset.ReadSparseJSONL(filepath.Join(dir, "sparse-bm25", "queries.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrels, err := eval.ReadQrels(filepath.Join(dir, "qrels.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := Forward{Offsets: d.Offsets, Indices: d.Indices, Values: d.Values, Dim: d.Dim}
+	ex, _ := NewExact(fwd)
+	ix, err := Build(fwd, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, e, ok := ix.ParamsFor(0.95, DefaultSearchParams())
+	if !ok {
+		t.Fatal("not calibrated")
+	}
+	exactRuns, runs := map[string][]eval.Scored{}, map[string][]eval.Scored{}
+	var rec float64
+	for i := 0; i < q.Len(); i++ {
+		want := ex.Search(qrow(q, i), 10, nil)
+		got := want
+		if e.Reached {
+			got = ix.Search(qrow(q, i), 10, p, nil, nil)
+		}
+		rec += eval.Recall(ids(got), ids(want))
+		for _, it := range want {
+			exactRuns[q.IDs[i]] = append(exactRuns[q.IDs[i]], eval.Scored{ID: d.IDs[it.ID], Score: it.Score})
+		}
+		for _, it := range got {
+			runs[q.IDs[i]] = append(runs[q.IDs[i]], eval.Scored{ID: d.IDs[it.ID], Score: it.Score})
+		}
+	}
+	exact, approx := eval.MeanNDCG(qrels, exactRuns, 10), eval.MeanNDCG(qrels, runs, 10)
+	st := ix.Stats()
+	t.Logf("entry %+v adaptive %+v: recall@10 %.3f, nDCG@10 exact %.4f seismic %.4f; index %.2fx forward",
+		e, ix.Adaptive(), rec/float64(q.Len()), exact, approx, float64(st.TotalBytes)/float64(st.ForwardBytes))
+	if approx < exact-0.005 {
+		t.Errorf("seismic nDCG@10 = %.4f, want within 0.005 of %.4f", approx, exact)
+	}
+}
+
 // scifactConfig keeps more postings than the default: BM25 queries weigh
 // terms by count, so query_cut cannot pick the important lists.
 func scifactConfig() Config {
 	c := DefaultConfig()
+	c.Pruning = PruneGlobal
 	c.AutoKeep = 1
 	c.Alpha = 0.8
 	return c

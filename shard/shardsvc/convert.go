@@ -73,7 +73,7 @@ func AttrToWire(a shard.Attr) *wire.Attr {
 func QueryFromWire(r *wire.SearchRequest) shard.Query {
 	q := shard.Query{K: int(r.GetK()), Exact: r.Exact, Params: shard.QueryParams{
 		QueryCut: int(r.QueryCut), HeapFactor: r.HeapFactor, NProbe: int(r.Nprobe),
-		Oversample: int(r.Oversample), Candidates: int(r.Candidates),
+		Oversample: int(r.Oversample), Candidates: int(r.Candidates), TargetRecall: float64(r.TargetRecall),
 	}}
 	if sp := r.GetSparse(); sp != nil {
 		q.Sparse = &shard.SparseVec{Indices: sp.Indices, Values: sp.Values}

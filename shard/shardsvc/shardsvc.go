@@ -635,6 +635,13 @@ func segmentsToWire(infos []shard.SegmentInfo) []*wire.SegmentStatus {
 	out := make([]*wire.SegmentStatus, len(infos))
 	for i, in := range infos {
 		out[i] = &wire.SegmentStatus{Id: in.ID, Docs: uint64(in.Docs), Deleted: uint64(in.Deleted), Bytes: uint64(in.Bytes), State: in.State}
+		if sp := in.Sparse; sp != nil {
+			e, a := sp.Entry, sp.Adaptive
+			out[i].Sparse = &wire.SparseIndexStatus{Calibrated: sp.Calibrated, Target: e.Target, ExpectedRecall: e.Recall,
+				QueryCut: uint32(e.QueryCut), HeapFactor: e.HeapFactor, Knn: e.KNN, Reached: e.Reached,
+				ExactPreferred: e.ExactPreferred, Speedup: e.Speedup,
+				Flatness: a.Flatness, Alpha: a.Alpha, KeptShare: a.KeptShare, Strength: a.Strength}
+		}
 	}
 	return out
 }
