@@ -288,7 +288,7 @@ func runSparseOn(out io.Writer, f sparseFlags, ds sparseDataset, qcs []int, hfs 
 	dp := def.describe()
 	dp["speedup_p50_vs_taat"] = taatP50 / max(dr.pct(50), 1e-9)
 	dp["speedup_cpu_p50_vs_taat"] = taatCPU / max(dr.cpuPct(50), 1e-9)
-	if err := line("seismic-default", dp, dr, defBuildS, def.ix.Stats().TotalBytes, gt); err != nil {
+	if err := line("seismic-default", dp, dr, defBuildS, def.bytes(), gt); err != nil {
 		return err
 	}
 	var ix *seismic.Index
