@@ -263,7 +263,8 @@ func docFromWire(d *wire.Document, s *api.CollectionSpec) api.Document {
 // leader to acknowledge receipt (wire.AckHeader): with no acknowledgement
 // within ackWait (nobody answering: a paused or cut-off leader still holding
 // the subject) it gives up with context.DeadlineExceeded, so the caller sends
-// it again; once acknowledged it waits for the answer until ctx ends. A
+// it again; once acknowledged it waits for the answer up to answerWait
+// (a leader paused right after acknowledging), then gives up likewise. A
 // not-leader answer from a former leader waits briefly for the new leader's
 // acknowledgement, since both may hold the subject.
 func (c *Coordinator) callWrite(ctx context.Context, ackWait time.Duration, subject string, req *wire.WriteRequest, resp *wire.WriteResponse) error {
@@ -300,6 +301,9 @@ func (c *Coordinator) callWrite(ctx context.Context, ackWait time.Duration, subj
 				return nil
 			}
 			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				if acked {
+					return fmt.Errorf("write %s: acknowledged but not answered within %v: %w", subject, answerWait(ackWait), context.DeadlineExceeded)
+				}
 				return fmt.Errorf("write %s: no leader acknowledged within %v: %w", subject, ackWait, context.DeadlineExceeded)
 			}
 			return err
@@ -308,8 +312,15 @@ func (c *Coordinator) callWrite(ctx context.Context, ackWait time.Duration, subj
 			return nats.ErrNoResponders
 		}
 		if msg.Header.Get(wire.AckHeader) != "" {
-			acked = true
-			wait = ctx
+			if !acked {
+				// A leader that acknowledged and then stops (paused,
+				// cut off) must not hold the write for the whole
+				// budget: past answerWait it is sent again.
+				acked = true
+				ansCtx, ansCancel := context.WithTimeout(ctx, answerWait(ackWait))
+				defer ansCancel()
+				wait = ansCtx
+			}
 			continue
 		}
 		var r wire.WriteResponse
@@ -331,6 +342,12 @@ func (c *Coordinator) callWrite(ctx context.Context, ackWait time.Duration, subj
 		return nil
 	}
 }
+
+// answerWait is how long an acknowledged write attempt waits for its answer
+// before it is sent again: three acknowledgement waits and a second, room
+// for a commit on a loaded leader (a resend is safe: upserts and deletes
+// are idempotent, and the leader proposes it again as a new entry).
+func answerWait(ackWait time.Duration) time.Duration { return 3*ackWait + time.Second }
 
 // notLeaderGrace is how long a write that a former leader refused waits for
 // another replica's acknowledgement before it is retried.
