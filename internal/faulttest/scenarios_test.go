@@ -34,7 +34,6 @@ func scenarios() []scenario {
 		{
 			name:  "leader-sigstop",
 			fault: "SIGSTOP the leader of shard 0 for 15 s under load; target: no write fails, none takes over 5 s",
-			needs: "h/readpath",
 			run: func(e *env) {
 				e.sleep(3 * time.Second)
 				l := e.leader(0)
@@ -76,7 +75,6 @@ func scenarios() []scenario {
 		{
 			name:  "restart-all-after-strong-reads",
 			fault: "strong reads, then SIGKILL and restart of every node with no write; target: every key readable within 15 s",
-			needs: "h/readpath",
 			run: func(e *env) {
 				e.sleep(4 * time.Second)
 				e.load.SetMix([3]float64{0, 0, 1})
@@ -114,7 +112,6 @@ func scenarios() []scenario {
 		{
 			name:  "node-lost-and-restart",
 			fault: "SIGKILL one node for good (data gone); once its registration expired, SIGKILL and restart another; target: writes to every shard resume within 20 s",
-			needs: "h/readpath",
 			run: func(e *env) {
 				e.sleep(3 * time.Second)
 				lost, restarted := 2, 0
@@ -176,7 +173,6 @@ func scenarios() []scenario {
 		{
 			name:  "disk-full",
 			fault: "every node's data on its own 48 MiB tmpfs; the disk of shard 0's leader filled for 10 s under load (documents of 300 terms), then freed; target: from 3 s into the full period that node leads no shard and every shard acknowledges writes",
-			needs: "h/hardening",
 			workload: func(w *faulttest.Workload) {
 				w.MaxTerm, w.NNZ = 5000, 300
 			},
@@ -272,7 +268,6 @@ func scenarios() []scenario {
 		{
 			name:     "corrupt-segment",
 			fault:    "SIGKILL a node, set the forward-index values of a third of its sealed segments' Seismic postings to 495 (ids intact), restart; target: never served (searches through the indexes on every replica score true)",
-			needs:    "h/integrity",
 			static:   1200,
 			seal:     true,
 			shards:   1,
@@ -299,7 +294,6 @@ func scenarios() []scenario {
 		{
 			name:  "corrupt-raft-store",
 			fault: "SIGKILL a node, overwrite 6 pages of one group's raft.db, restart; target: that group quarantined and re-synced, the node keeps serving",
-			needs: "h/integrity",
 			run: func(e *env) {
 				e.sleep(3 * time.Second)
 				l := e.leader(0)
