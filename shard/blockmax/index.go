@@ -6,81 +6,36 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/shoal-search/shoal/shard/seismic"
 )
 
 // Vector is one sparse vector: component ids and their weights. A query's
 // ids may come in any order, and a repeated id counts once per occurrence
-// (as in term-at-a-time scoring). It has the same layout as seismic.Vector,
-// so one converts to the other.
-type Vector struct {
-	// Indices are the component (term) ids.
-	Indices []uint32
-	// Values are the weights, one per index.
-	Values []float32
-}
+// (as in term-at-a-time scoring). It is seismic's type.
+type Vector = seismic.Vector
 
-// Forward is a collection of sparse vectors in compressed-row form: row i
-// has Indices[Offsets[i]:Offsets[i+1]], strictly ascending, and the values
-// at the same positions. Row numbers become document ids 0..Len()-1. It has
-// the same layout as seismic.Forward, so one converts to the other.
-type Forward struct {
-	// Offsets has Len()+1 entries, starting at 0.
-	Offsets []int64
-	// Indices holds all rows' component ids, each row strictly ascending.
-	Indices []uint32
-	// Values holds all rows' values.
-	Values []float32
-	// Dim is the vocabulary size; 0 means one more than the largest id.
-	Dim uint32
-}
+// Forward is a collection of sparse vectors in compressed-row form (row i
+// has Indices[Offsets[i]:Offsets[i+1]], strictly ascending); row numbers
+// become document ids 0..Len()-1. It is seismic's type, so a segment's
+// forward index feeds both.
+type Forward = seismic.Forward
 
-// Len returns the number of rows.
-func (f Forward) Len() int {
-	if len(f.Offsets) == 0 {
-		return 0
-	}
-	return len(f.Offsets) - 1
-}
-
-// validate checks the compressed-row invariants and returns the vocabulary
-// size.
-func (f Forward) validate() (uint32, error) {
-	if len(f.Offsets) == 0 {
-		if len(f.Indices) != 0 || len(f.Values) != 0 {
-			return 0, fmt.Errorf("%w: entries without offsets", ErrInput)
-		}
-		return f.Dim, nil
-	}
-	if f.Offsets[0] != 0 || f.Offsets[len(f.Offsets)-1] != int64(len(f.Indices)) || len(f.Indices) != len(f.Values) {
-		return 0, fmt.Errorf("%w: offsets do not cover indices and values", ErrInput)
+// validate checks f's compressed-row invariants (seismic.Forward.Validate)
+// and what this index adds: no entries without offsets, fewer than 2^32 - 1
+// rows. It returns the vocabulary size.
+func validate(f Forward) (uint32, error) {
+	if len(f.Offsets) == 0 && (len(f.Indices) != 0 || len(f.Values) != 0) {
+		return 0, fmt.Errorf("%w: entries without offsets", ErrInput)
 	}
 	if f.Len() >= math.MaxUint32 {
 		return 0, fmt.Errorf("%w: %d rows, at most %d", ErrInput, f.Len(), math.MaxUint32-1)
 	}
-	dim := uint64(f.Dim)
-	for i := 0; i < f.Len(); i++ {
-		a, b := f.Offsets[i], f.Offsets[i+1]
-		if b < a {
-			return 0, fmt.Errorf("%w: row %d: offsets decrease", ErrInput, i)
-		}
-		for j := a; j < b; j++ {
-			if j > a && f.Indices[j] <= f.Indices[j-1] {
-				return 0, fmt.Errorf("%w: row %d: indices not strictly ascending", ErrInput, i)
-			}
-			if v := float64(f.Values[j]); math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, fmt.Errorf("%w: row %d: non-finite value", ErrInput, i)
-			}
-		}
-		if b > a {
-			if t := uint64(f.Indices[b-1]) + 1; t > dim {
-				if f.Dim != 0 {
-					return 0, fmt.Errorf("%w: row %d: index %d not below dim %d", ErrInput, i, t-1, f.Dim)
-				}
-				dim = t
-			}
-		}
+	dim, err := f.Validate()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	return uint32(min(dim, math.MaxUint32)), nil
+	return dim, nil
 }
 
 // Index is a built block-max index over documents 0..Len()-1. It is
@@ -173,7 +128,7 @@ func Build(docs Forward, cfg Config) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dim, err := docs.validate()
+	dim, err := validate(docs)
 	if err != nil {
 		return nil, err
 	}

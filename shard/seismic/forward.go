@@ -43,6 +43,11 @@ func (f Forward) Row(i int) Vector {
 	return Vector{Indices: f.Indices[a:b], Values: f.Values[a:b]}
 }
 
+// Validate checks the compressed-row invariants (offsets cover the entries,
+// ids strictly ascending within a row and below Dim when it is set, values
+// finite) and returns the vocabulary size. Errors wrap ErrInput.
+func (f Forward) Validate() (uint32, error) { return f.validate() }
+
 // validate checks the CSR invariants and returns the vocabulary size.
 func (f Forward) validate() (uint32, error) {
 	if len(f.Offsets) == 0 {
