@@ -35,6 +35,10 @@ type diskGuard struct {
 	g     *Group // for logs; nil in unit tests
 
 	failed atomic.Pointer[error] // the last append error while unhealthy; nil when healthy
+	// hostFailing counts the groups of this host whose store cannot append
+	// (shared by the host's guards: its groups share a disk); nil in unit
+	// tests of one guard.
+	hostFailing *atomic.Int32
 
 	mu       sync.Mutex
 	probeN   int // bytes the probe writes
@@ -83,6 +87,9 @@ func (d *diskGuard) err() error {
 func (d *diskGuard) fail(err error, n int) {
 	e := fmt.Errorf("replication: %s: log store append failed: %w", d.group, err)
 	first := d.failed.Swap(&e) == nil
+	if first && d.hostFailing != nil {
+		d.hostFailing.Add(1)
+	}
 	d.mu.Lock()
 	d.probeN = min(max(n, 4096), maxProbeBytes)
 	start := !d.probing
@@ -105,8 +112,13 @@ func (d *diskGuard) fail(err error, n int) {
 }
 
 func (d *diskGuard) healthy(how string) {
-	if d.failed.Swap(nil) != nil && d.g != nil {
-		d.g.log.Warn("replication: log store writable again; this replica may lead", "by", how)
+	if d.failed.Swap(nil) != nil {
+		if d.hostFailing != nil {
+			d.hostFailing.Add(-1)
+		}
+		if d.g != nil {
+			d.g.log.Warn("replication: log store writable again; this replica may lead", "by", how)
+		}
 	}
 }
 
@@ -156,6 +168,22 @@ func (d *diskGuard) close() {
 	}
 	d.mu.Unlock()
 	d.wg.Wait()
+	if d.failed.Swap(nil) != nil && d.hostFailing != nil {
+		d.hostFailing.Add(-1)
+	}
+}
+
+// campaignErr is why this replica must not campaign: its own store cannot
+// append, or another group's on the same host cannot (they share a disk;
+// this group would fail its first append as leader), or nil.
+func (d *diskGuard) campaignErr() error {
+	if err := d.err(); err != nil {
+		return err
+	}
+	if d.hostFailing != nil && d.hostFailing.Load() > 0 {
+		return errors.New("replication: another group's log store on this host cannot append")
+	}
+	return nil
 }
 
 // ErrNotCampaigning is the error of the vote requests a replica does not send
@@ -181,7 +209,7 @@ var (
 
 // RequestVote implements raft.Transport.
 func (t gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
-	if err := t.guard.err(); err != nil {
+	if err := t.guard.campaignErr(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotCampaigning, err)
 	}
 	return t.NetworkTransport.RequestVote(id, target, args, resp)
@@ -189,7 +217,7 @@ func (t gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress,
 
 // RequestPreVote implements raft.WithPreVote.
 func (t gatedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
-	if err := t.guard.err(); err != nil {
+	if err := t.guard.campaignErr(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotCampaigning, err)
 	}
 	return t.NetworkTransport.RequestPreVote(id, target, args, resp)

@@ -31,6 +31,9 @@ type Host struct {
 	met *metrics
 	// corrupt counts quarantined raft files (see quarantine.go).
 	corrupt atomic.Int64
+	// diskFailing counts the groups whose log store cannot append; while
+	// it is above zero no group of this host campaigns (diskguard.go).
+	diskFailing atomic.Int32
 
 	// addrs maps node ids to their latest known raftmux addresses; it takes
 	// precedence over the addresses stored in the groups' configurations.
@@ -316,6 +319,7 @@ func (h *Host) open(group string, sm StateMachine, peers []Peer) (g *Group, err 
 		inner = h.cfg.wrapStore(group, inner)
 	}
 	guard := newDiskGuard(inner, group, h.cfg.DiskProbeInterval)
+	guard.hostFailing = &h.diskFailing
 	g.guard = guard
 	guard.g = g
 	cleanup = append(cleanup, guard.close)
