@@ -413,6 +413,10 @@ func CodeForStatus(status int) string {
 	switch status {
 	case 400:
 		return CodeBadRequest
+	case 401:
+		return CodeUnauthorized
+	case 403:
+		return CodeForbidden
 	case 404:
 		return CodeNotFound
 	case 409:

@@ -44,6 +44,8 @@ type Client struct {
 	timeout  time.Duration
 	attempts int
 	backoff  time.Duration
+	// auth is the Authorization header value, "Bearer KEY", or empty.
+	auth string
 }
 
 // Option changes how a Client is built.
@@ -87,6 +89,21 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 			return fmt.Errorf("%w: retry attempts %d, backoff %v", ErrConfig, attempts, backoff)
 		}
 		c.attempts, c.backoff = attempts, backoff
+		return nil
+	}
+}
+
+// WithAPIKey sends key as "Authorization: Bearer KEY" on every call, for a
+// cluster that runs with API keys on (docs/operations.md, "API keys").
+func WithAPIKey(key string) Option {
+	return func(c *Client) error {
+		if strings.ContainsAny(key, " \t\r\n") {
+			return fmt.Errorf("%w: the API key contains white space", ErrConfig)
+		}
+		c.auth = ""
+		if key != "" {
+			c.auth = "Bearer " + key
+		}
 		return nil
 	}
 }
@@ -362,6 +379,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 	}
 	req.Header.Set("Accept", jsonMediaType)
 	req.Header.Set("User-Agent", userAgent)
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", jsonMediaType)
 	}

@@ -17,6 +17,12 @@ var (
 	// ErrBadRequest matches a 400 answer: the request was malformed or named
 	// a missing field, a wrong dimension, a non-finite value and so on.
 	ErrBadRequest = errors.New("client: bad request")
+	// ErrUnauthorized matches a 401 answer: the call carried no API key, or
+	// one the cluster does not know (never created, or deleted).
+	ErrUnauthorized = errors.New("client: unauthorized")
+	// ErrForbidden matches a 403 answer: the API key's role may not make
+	// this call (a read key that writes, say).
+	ErrForbidden = errors.New("client: forbidden")
 	// ErrNotFound matches a 404 answer: no such collection or document.
 	ErrNotFound = errors.New("client: not found")
 	// ErrConflict matches a 409 answer, such as creating a collection that
@@ -75,6 +81,10 @@ func sentinel(code string) error {
 	switch code {
 	case api.CodeBadRequest:
 		return ErrBadRequest
+	case api.CodeUnauthorized:
+		return ErrUnauthorized
+	case api.CodeForbidden:
+		return ErrForbidden
 	case api.CodeNotFound:
 		return ErrNotFound
 	case api.CodeConflict:

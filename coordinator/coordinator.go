@@ -55,6 +55,10 @@ type Config struct {
 	// CreateWait is how long a collection create waits for every shard to
 	// elect a leader before answering; default 15s.
 	CreateWait time.Duration
+	// Auth turns API key authentication on: every /v1 route but health
+	// needs an Authorization: Bearer key of the route's role (RouteRoles).
+	// Default off.
+	Auth bool
 }
 
 // DefaultConfig returns a Config with every default filled in except the
@@ -100,6 +104,7 @@ type Coordinator struct {
 	log     *slog.Logger
 	metrics *metrics
 	mux     *http.ServeMux
+	auth    *authenticator // nil unless Config.Auth
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -125,6 +130,9 @@ func New(cfg Config) (*Coordinator, error) {
 		defer close(c.done)
 		_ = cfg.Meta.WatchCollections(ctx, c.setCollections)
 	}()
+	if cfg.Auth {
+		c.auth = newAuthenticator(cfg.Meta, c.log, cfg.Registerer)
+	}
 	c.routes()
 	return c, nil
 }
@@ -133,11 +141,20 @@ func New(cfg Config) (*Coordinator, error) {
 func (c *Coordinator) Close() error {
 	c.cancel()
 	<-c.done
+	if c.auth != nil {
+		c.auth.close()
+	}
 	return nil
 }
 
-// Handler returns the HTTP handler of the API.
-func (c *Coordinator) Handler() http.Handler { return c.mux }
+// Handler returns the HTTP handler of the API, behind API key
+// authentication when Config.Auth is on.
+func (c *Coordinator) Handler() http.Handler {
+	if c.auth != nil {
+		return c.auth.wrap(c.mux)
+	}
+	return c.mux
+}
 
 func (c *Coordinator) setCollections(cols []meta.Collection) {
 	m := make(map[string]meta.Collection, len(cols))
@@ -177,6 +194,9 @@ func (c *Coordinator) routes() {
 	m.HandleFunc("POST /v1/collections/{name}/search", c.handleSearch)
 	m.HandleFunc("POST /v1/collections/{name}/seal", c.handleControl("seal"))
 	m.HandleFunc("POST /v1/collections/{name}/compact", c.handleControl("compact"))
+	m.HandleFunc("POST /v1/keys", c.handleCreateKey)
+	m.HandleFunc("GET /v1/keys", c.handleListKeys)
+	m.HandleFunc("DELETE /v1/keys/{name}", c.handleDeleteKey)
 	if c.cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -152,8 +152,11 @@ same --data brings back every acknowledged document.`,
 			if err != nil {
 				return err
 			}
-			log.Info("shoal dev is up", "http", c.URL(), "data", cfg.Dir, "nodes", cfg.Nodes, "nats", c.NATSURL(), "etcd", c.EtcdEndpoint())
+			log.Info("shoal dev is up", "http", c.URL(), "data", cfg.Dir, "nodes", cfg.Nodes, "nats", c.NATSURL(), "etcd", c.EtcdEndpoint(), "auth", cfg.Auth)
 			fmt.Fprintf(os.Stderr, "shoal dev: serving %s (data in %s); Ctrl-C stops it\n", c.URL(), cfg.Dir)
+			if cfg.Auth {
+				fmt.Fprintf(os.Stderr, "shoal dev: API keys are on; the admin key is in %s (export SHOAL_API_KEY=$(cat %[1]s))\n", filepath.Join(cfg.Dir, devcluster.AdminKeyFile))
+			}
 			<-ctx.Done()
 			log.Info("shutting down")
 			return c.Close()
@@ -163,6 +166,7 @@ same --data brings back every acknowledged document.`,
 	cmd.Flags().StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of storage nodes")
 	cmd.Flags().IntVar(&sealDocs, "seal-docs", shard.DefaultConfig().SealDocs, "write-buffer size at which a shard seals it into an indexed segment")
+	cmd.Flags().BoolVar(&cfg.Auth, "auth", false, "require API keys on the HTTP API; an admin key is written to DATA/admin.key on first start")
 	raftFlags(cmd, &cfg.Raft)
 	return cmd
 }
@@ -303,7 +307,8 @@ func nodeCmd(logger func() *slog.Logger) *cobra.Command {
 
 func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 	var ext externalFlags
-	var httpAddr string
+	var httpAddr, bootstrapKey string
+	var auth bool
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Run one coordinator (the HTTP API) against external etcd and NATS",
@@ -317,8 +322,21 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 			}
 			defer cli.Close()
 			defer nc.Close()
+			if bootstrapKey != "" && !auth {
+				return errors.New("--bootstrap-key-file needs --auth")
+			}
+			store := meta.New(cli)
+			if bootstrapKey != "" {
+				bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				_, created, err := coordinator.BootstrapAdminKey(bctx, store, bootstrapKey, "admin")
+				cancel()
+				if err != nil {
+					return err
+				}
+				log.Info("bootstrap admin API key", "file", bootstrapKey, "created", created)
+			}
 			reg := newRegistry()
-			c, err := coordinator.New(coordinator.Config{Meta: meta.New(cli), NATS: nc, Logger: log, Registerer: reg, Gatherer: reg})
+			c, err := coordinator.New(coordinator.Config{Meta: store, NATS: nc, Logger: log, Registerer: reg, Gatherer: reg, Auth: auth})
 			if err != nil {
 				return err
 			}
@@ -326,7 +344,7 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 			srv := &http.Server{Addr: httpAddr, Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
-			log.Info("coordinator is up", "http", httpAddr)
+			log.Info("coordinator is up", "http", httpAddr, "auth", auth)
 			select {
 			case err := <-errc:
 				return err
@@ -340,6 +358,8 @@ func coordinatorCmd(logger func() *slog.Logger) *cobra.Command {
 	}
 	ext.add(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:7700", "HTTP API listen address")
+	cmd.Flags().BoolVar(&auth, "auth", false, "require API keys (Authorization: Bearer) on every /v1 route but health")
+	cmd.Flags().StringVar(&bootstrapKey, "bootstrap-key-file", "", "with --auth: make sure this file holds a valid admin key, creating one in etcd (and the file, mode 0600) if not")
 	return cmd
 }
 

@@ -17,6 +17,7 @@ const (
 	defaultAddr    = "http://127.0.0.1:7700"
 	defaultTimeout = 30 * time.Second
 	addrEnv        = "SHOAL_ADDR"
+	apiKeyEnv      = "SHOAL_API_KEY"
 )
 
 // Output formats.
@@ -32,6 +33,7 @@ var errUsage = errors.New("shoalctl: usage")
 // SDK client built from them.
 type app struct {
 	addr    string
+	apiKey  string
 	timeout time.Duration
 	output  string
 	out     io.Writer
@@ -54,7 +56,10 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 			if a.output != outputTable && a.output != outputJSON {
 				return fmt.Errorf("%w: -o %q: want table or json", errUsage, a.output)
 			}
-			c, err := client.New(a.addr, client.WithTimeout(a.timeout))
+			if a.apiKey == "" {
+				a.apiKey = getenv(apiKeyEnv)
+			}
+			c, err := client.New(a.addr, client.WithTimeout(a.timeout), client.WithAPIKey(a.apiKey))
 			if err != nil {
 				return err
 			}
@@ -70,6 +75,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.addr, "addr", addr, "coordinator URL (env "+addrEnv+")")
+	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as Authorization: Bearer (env "+apiKeyEnv+"; needed when the cluster runs with --auth)")
 	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "bound on each request, retries included (0: none)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: table or json")
 	root.AddCommand(
@@ -79,6 +85,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 		newSearchCmd(a),
 		newGetCmd(a),
 		newDeleteCmd(a),
+		newKeyCmd(a),
 	)
 	return root
 }

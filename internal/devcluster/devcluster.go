@@ -51,7 +51,14 @@ type Config struct {
 	Raft replication.Config
 	// Shard configures the nodes' shard engines; nil means the defaults.
 	Shard *shard.Config
+	// Auth turns API keys on. Start then makes sure that Dir/admin.key
+	// holds a valid admin key (created on first start, mode 0600).
+	Auth bool
 }
+
+// AdminKeyFile is the file under Config.Dir that holds the bootstrap admin
+// key of a cluster started with Auth.
+const AdminKeyFile = "admin.key"
 
 // Cluster is a running dev cluster.
 type Cluster struct {
@@ -74,6 +81,8 @@ type Cluster struct {
 	nodes  []*node.Node
 	nodeNC []*nats.Conn
 	base   int
+
+	adminKey string
 }
 
 func (c *Config) fill() {
@@ -145,7 +154,19 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devcluster: nats: %w", err)
 	}
-	c.coord, err = coordinator.New(coordinator.Config{Meta: c.store, NATS: c.coordNC, Logger: cfg.Logger.With("role", "coordinator"), Registerer: c.reg, Gatherer: c.reg})
+	if cfg.Auth {
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var created bool
+		c.adminKey, created, err = coordinator.BootstrapAdminKey(bctx, c.store, filepath.Join(cfg.Dir, AdminKeyFile), "admin")
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			cfg.Logger.Info("created the bootstrap admin API key", "file", filepath.Join(cfg.Dir, AdminKeyFile))
+		}
+	}
+	c.coord, err = coordinator.New(coordinator.Config{Meta: c.store, NATS: c.coordNC, Logger: cfg.Logger.With("role", "coordinator"), Registerer: c.reg, Gatherer: c.reg, Auth: cfg.Auth})
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +236,9 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 
 // URL returns the base URL of the HTTP API.
 func (c *Cluster) URL() string { return "http://" + c.ln.Addr().String() }
+
+// AdminKey returns the bootstrap admin API key, or "" when Auth is off.
+func (c *Cluster) AdminKey() string { return c.adminKey }
 
 // NATSURL returns the NATS client URL.
 func (c *Cluster) NATSURL() string { return c.nats.ClientURL() }

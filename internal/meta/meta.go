@@ -5,6 +5,7 @@
 //
 //	collections/<name>  JSON Collection (schema, incarnation uid, placement)
 //	nodes/<id>          JSON Node, attached to the node's lease
+//	keys/<name>         JSON APIKey (name, role, SHA-256 of the key, created)
 //
 //	st := meta.New(cli)
 //	err := st.CreateCollection(ctx, meta.Collection{Spec: spec, Placement: p})
