@@ -38,6 +38,8 @@ type Options struct {
 	Shard *shard.Config
 	// Raft overrides raft settings (snapshot thresholds, timeouts).
 	Raft replication.Config
+	// Auth turns API keys on; AdminKey returns the bootstrap admin key.
+	Auth bool
 }
 
 // Cluster is a running test cluster.
@@ -86,6 +88,7 @@ func (c *Cluster) start(t testing.TB) {
 		Logger:   slog.New(slog.NewTextHandler(tWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Raft:     c.Opts.Raft,
 		Shard:    c.Opts.Shard,
+		Auth:     c.Opts.Auth,
 	})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
