@@ -5,6 +5,7 @@
 //	go run ./cmd/shoalbench dense --data ../shared/data/glove
 //	go run ./cmd/shoalbench multivec --data ../shared/data/scifact
 //	go run ./cmd/shoalbench cluster --docs 100000
+//	go run ./cmd/shoalbench auth --docs 20000
 package main
 
 import (
@@ -23,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSparseCmd(), newDenseCmd(), newMultivecCmd(), newClusterCmd())
+	root.AddCommand(newSparseCmd(), newDenseCmd(), newMultivecCmd(), newClusterCmd(), newAuthCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "shoalbench:", err)
 		os.Exit(1)
