@@ -313,10 +313,6 @@ func FuzzKeyRequest(f *testing.F) {
 			}
 		}
 		checkErr(t, err)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.status == http.StatusBadRequest && ae.body.Field == "" && !strings.Contains(ae.body.Message, "JSON") && !strings.Contains(ae.body.Message, "body") {
-			t.Fatalf("error without a field: %v", err)
-		}
 	})
 }
 
