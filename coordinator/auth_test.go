@@ -343,3 +343,23 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// FuzzBearer checks the Authorization header parser: it never panics, and a
+// key it returns is one NewKey could have made.
+func FuzzBearer(f *testing.F) {
+	for _, s := range []string{"", "Bearer " + NewKey(), "bearer  " + NewKey(), "Bearer", "Bearer ", "Basic dXNlcjpwYXNz",
+		"Bearer shoal_", "Bearer shoal_" + strings.Repeat("é", 22), "Bearer\t" + NewKey()} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		key, reason := bearer(h)
+		switch {
+		case reason == "" && !wellFormedKey(key):
+			t.Fatalf("bearer(%q) accepted %q", h, key)
+		case reason != "" && key != "":
+			t.Fatalf("bearer(%q) = %q with reason %q", h, key, reason)
+		case reason != "" && reason != reasonMissing && reason != reasonMalformed:
+			t.Fatalf("bearer(%q): reason %q", h, reason)
+		}
+	})
+}
