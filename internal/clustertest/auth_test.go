@@ -74,6 +74,7 @@ func TestAuth(t *testing.T) {
 	}
 
 	admin := newClient(c.URL(), adminKey)
+	c.MustDo(t, "GET", "/v1/keys", nil, nil) // the cluster's helper sends the admin key
 	spec := api.CollectionSpec{Name: "docs", Shards: 1, Sparse: &api.SparseField{MaxTerm: 100}}
 	if _, err := admin.CreateCollection(ctx, spec); err != nil {
 		t.Fatal(err)

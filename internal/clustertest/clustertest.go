@@ -124,15 +124,18 @@ func (c *Cluster) WaitHealthy(t testing.TB, d time.Duration) {
 	}
 }
 
-// Do sends a JSON request to the cluster's API; see HTTP.Do.
+// Do sends a JSON request to the cluster's API (with the admin key when
+// Auth is on); see HTTP.Do.
 func (c *Cluster) Do(method, path string, body, out any) (int, []byte) {
-	return HTTP{URL: c.URL(), Client: c.client}.Do(method, path, body, out)
+	return HTTP{URL: c.URL(), Client: c.client, APIKey: c.AdminKey()}.Do(method, path, body, out)
 }
 
 // HTTP sends JSON requests to a shoal API at URL.
 type HTTP struct {
 	URL    string
 	Client *http.Client // default http.DefaultClient
+	// APIKey, when set, is sent as Authorization: Bearer.
+	APIKey string
 }
 
 // Do sends a JSON request (body: nil, []byte, string, or a value to encode)
@@ -158,6 +161,9 @@ func (h HTTP) Do(method, path string, body, out any) (int, []byte) {
 		return 0, []byte(err.Error())
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if h.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+h.APIKey)
+	}
 	hc := h.Client
 	if hc == nil {
 		hc = http.DefaultClient
