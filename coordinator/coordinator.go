@@ -177,6 +177,7 @@ func (c *Coordinator) routes() {
 	m.HandleFunc("POST /v1/collections/{name}/search", c.handleSearch)
 	m.HandleFunc("POST /v1/collections/{name}/seal", c.handleControl("seal"))
 	m.HandleFunc("POST /v1/collections/{name}/compact", c.handleControl("compact"))
+	registerUI(m)
 	if c.cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
