@@ -48,6 +48,21 @@
   }
   const enc = encodeURIComponent;
 
+  // pretty is JSON.stringify with two-space indents that keeps arrays of
+  // numbers and strings on one line (vectors stay readable).
+  function pretty(v, ind = '') {
+    if (Array.isArray(v)) {
+      if (v.every((x) => x === null || typeof x !== 'object')) return JSON.stringify(v).replace(/,/g, ', ');
+      return '[\n' + v.map((x) => ind + '  ' + pretty(x, ind + '  ')).join(',\n') + '\n' + ind + ']';
+    }
+    if (v && typeof v === 'object') {
+      const ks = Object.keys(v);
+      if (ks.length === 0) return '{}';
+      return '{\n' + ks.map((k) => ind + '  ' + JSON.stringify(k) + ': ' + pretty(v[k], ind + '  ')).join(',\n') + '\n' + ind + '}';
+    }
+    return JSON.stringify(v);
+  }
+
   // ---- API key ----------------------------------------------------------
 
   function getKey() {
@@ -156,6 +171,7 @@
     selected: null, // collection shown in detail
     explainSupported: undefined, // whether the API accepts "explain"
     busy: false,
+    again: false,
   };
 
   // ---- tabs -------------------------------------------------------------
@@ -200,7 +216,7 @@
   function segChips(segs) {
     if (!segs || segs.length === 0) return null;
     return h('div', {class: 'segs'}, segs.map((s) => {
-      const label = s.state === 'buffer' ? 'buf ' + fmtInt(s.docs) : '#' + s.id + ' ' + fmtInt(s.docs);
+      const label = s.state === 'buffer' ? 'buffer ' + fmtInt(s.docs) : '#' + s.id + ' · ' + fmtInt(s.docs);
       let title = (s.state === 'buffer' ? 'write buffer' : 'segment ' + s.id + ' (' + s.state + ')') +
         ': ' + fmtInt(s.docs) + ' docs, ' + fmtInt(s.deleted) + ' deleted, ' + fmtBytes(s.bytes);
       if (s.sparse) {
@@ -245,9 +261,20 @@
     $('updated').textContent = 'updated ' + new Date().toLocaleTimeString('en-GB');
   }
 
+  // same reports whether what a panel would show is what it shows, so that
+  // an auto-refresh that changed nothing leaves the page alone (selection,
+  // hover and focus stay).
+  const shown = {};
+  function same(panel, ...data) {
+    const k = JSON.stringify(data);
+    if (shown[panel] === k) return true;
+    shown[panel] = k;
+    return false;
+  }
+
   function renderCluster() {
     const c = state.cluster;
-    if (!c) return;
+    if (!c || same('cluster', c, state.health)) return;
     const nodes = (c.nodes || []).slice().sort((a, b) => a.id.localeCompare(b.id, 'en', {numeric: true}));
     const shards = c.shards || [];
     const ids = nodes.map((n) => n.id);
@@ -274,7 +301,7 @@
       stat('Nodes', alive + ' / ' + nodes.length, 'healthy / registered'),
       stat('Collections', cols.length),
       stat('Shards', shards.length),
-      stat('Shards with leader', leaders + ' / ' + shards.length),
+      stat('Led shards', leaders + ' / ' + shards.length, 'shards whose raft group has a leader'),
       stat('Replicas', shards.reduce((n, s) => n + (s.replicas || []).length, 0)),
       stat('Documents', fmtInt(Object.values(counts).reduce((a, b) => a + b, 0)), 'live documents, counted on each shard\'s leader'));
 
@@ -301,6 +328,9 @@
     }
     const head = h('tr', null, h('th', null, 'Collection'), h('th', null, 'Shard'), ids.map((id) => h('th', null, id)));
     const rows = [];
+    const perCol = {};
+    for (const sh of shards) perCol[sh.collection] = (perCol[sh.collection] || 0) + 1;
+    let lastCol = null;
     for (const sh of shards) {
       const reps = sh.replicas || [];
       const maxApplied = Math.max(0, ...reps.filter((r) => !r.error).map((r) => r.applied_index || 0));
@@ -319,12 +349,21 @@
           h('div', {class: 'idx'}, fmtInt(r.documents) + ' docs'),
           segChips(r.segments));
       });
+      const first = sh.collection !== lastCol;
+      lastCol = sh.collection;
       rows.push(h('tr', {class: isDegraded ? 'degraded' : null},
-        h('td', {class: 'colname'}, sh.collection),
+        first ? h('td', {class: 'colname group', rowspan: perCol[sh.collection]}, sh.collection,
+          h('div', {class: 'muted small'}, fmtInt(counts[sh.collection] || 0) + ' docs')) : null,
         h('td', {class: 'shardcell'}, String(sh.shard), isDegraded ? [' ', badge('degraded', 'bad')] : null),
         cells));
     }
-    fill($('shardmap'), h('table', {class: 'shardmap'}, h('thead', null, head), h('tbody', null, rows)));
+    const legend = h('div', {class: 'legend'}, 'Segments:',
+      h('span', null, h('span', {class: 'seg seg-buffer'}, 'buffer n'), 'write buffer, n live docs'),
+      h('span', null, h('span', {class: 'seg seg-exact'}, '#id · n'), 'sealed, scored exactly (small)'),
+      h('span', null, h('span', {class: 'seg seg-building'}, '#id · n'), 'indexes building'),
+      h('span', null, h('span', {class: 'seg seg-ready'}, '#id · n'), 'indexed'),
+      'Hover a segment for its size and calibration.');
+    fill($('shardmap'), h('table', {class: 'shardmap'}, h('thead', null, head), h('tbody', null, rows)), legend);
   }
 
   // ---- collections ------------------------------------------------------
@@ -373,6 +412,7 @@
 
   function renderCollections() {
     const cols = state.collections || [];
+    if (same('collections', cols, collectionCounts(state.cluster), state.selected)) return;
     if (cols.length === 0) {
       fill($('collections'), h('div', {class: 'card muted'}, 'No collections yet.'));
       fill($('collection-detail'));
@@ -426,7 +466,7 @@
           h('td', null, s.state === '—' ? h('span', {class: 'muted'}, 'no leader answered') : badge(s.state, {ready: 'ok', building: 'warn', exact: 'info'}[s.state] || '')),
           h('td', {class: 'num'}, fmtInt(s.docs)),
           h('td', {class: 'num'}, fmtInt(s.deleted)),
-          h('td', {class: 'num'}, fmtBytes(s.bytes)),
+          h('td', {class: 'num'}, s.state === 'buffer' && !s.bytes ? '—' : fmtBytes(s.bytes)),
           h('td', {class: 'small'}, s.sparse ? (s.sparse.exact ? 'exact scoring' : 'query_cut ' + s.sparse.query_cut + ', heap_factor ' + s.sparse.heap_factor +
             (typeof s.sparse.expected_recall === 'number' ? ', recall ≈ ' + s.sparse.expected_recall.toFixed(3) : '')) : '')));
       });
@@ -440,7 +480,7 @@
           h('th', {class: 'num'}, 'Docs'), h('th', {class: 'num'}, 'Deleted'), h('th', {class: 'num'}, 'Size'), h('th', null, 'Sparse index'))),
         h('tbody', null, rows)),
       h('h2', null, 'Schema'),
-      h('pre', null, JSON.stringify(spec, null, 2))));
+      h('pre', null, pretty(spec))));
   }
 
   // ---- search -----------------------------------------------------------
@@ -605,7 +645,7 @@
         mode = 'console';
       }
       if (seq !== searchSeq) return;
-      renderResults(col, res, ms, mods, mode, per);
+      renderResults(col, res, ms, mods, mode, per, req.k);
     } catch (e) {
       if (seq !== searchSeq) return;
       fill($('search-status'));
@@ -624,7 +664,7 @@
     $('s-request').hidden = false;
   }
 
-  function explainCell(hit, mods, mode, per) {
+  function explainCell(hit, mods, mode, per, k) {
     if (mode === 'api' && hit.explain !== undefined) {
       const ex = hit.explain;
       if (ex && typeof ex === 'object' && !Array.isArray(ex)) {
@@ -642,14 +682,14 @@
       return h('div', {class: 'explain'}, mods.map((m) => {
         const list = per[m] || [];
         const i = list.findIndex((x) => x.id === hit.id);
-        if (i < 0) return h('span', {class: 'absent'}, m + ': not in top ' + list.length);
+        if (i < 0) return h('span', {class: 'absent'}, m + ': ' + (list.length < k ? 'no match' : 'not in top ' + k));
         return h('span', null, m + ': #' + (i + 1) + '  ' + fmtScore(list[i].score));
       }));
     }
     return h('div', {class: 'explain'}, mods.length === 1 ? mods[0] + ' score' : '—');
   }
 
-  function renderResults(col, res, ms, mods, mode, per) {
+  function renderResults(col, res, ms, mods, mode, per, k) {
     const hits = res.hits || [];
     const cov = res.coverage || {};
     const partial = cov.answered < cov.shards;
@@ -673,7 +713,7 @@
         h('td', {class: 'hit-id mono'}, h('button', {class: 'link', type: 'button', title: 'GET the document', onclick: () => showDocument(col, hit.id)}, hit.id)),
         h('td', {class: 'num score'}, fmtScore(hit.score)),
         h('td', {class: 'barcell'}, bar),
-        h('td', null, explainCell(hit, mods, mode, per)));
+        h('td', null, explainCell(hit, mods, mode, per, k)));
     });
     fill($('results'), h('table', {class: 'hits'},
       h('thead', null, h('tr', null, h('th', {class: 'num'}, '#'), h('th', null, 'Id'), h('th', {class: 'num'}, 'Score'), h('th', null, ''), h('th', null, 'Per modality'))),
@@ -684,7 +724,7 @@
   async function showDocument(col, id) {
     try {
       const doc = await api('GET', '/v1/collections/' + enc(col) + '/documents/' + enc(id));
-      fill($('document'), h('div', {class: 'detail'}, h('h2', null, 'Document ', h('code', null, id)), h('pre', null, JSON.stringify(doc, null, 2))));
+      fill($('document'), h('div', {class: 'detail'}, h('h2', null, 'Document ', h('code', null, id)), h('pre', null, pretty(doc))));
     } catch (e) {
       fill($('document'), errorBox(e, 'GET document ' + id));
     }
@@ -692,8 +732,10 @@
 
   // ---- refresh loop -----------------------------------------------------
 
+  // refresh loads what the open tab shows. A call while one runs is
+  // remembered and run once that one ends.
   async function refresh() {
-    if (state.busy) return;
+    if (state.busy) { state.again = true; return; }
     state.busy = true;
     try {
       await loadHealth();
@@ -707,6 +749,10 @@
       }
     } finally {
       state.busy = false;
+    }
+    if (state.again) {
+      state.again = false;
+      refresh();
     }
   }
 
