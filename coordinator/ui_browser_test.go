@@ -187,9 +187,9 @@ func consoleDocs() []api.Document {
 
 // TestConsoleInBrowser starts a real cluster, loads /ui in headless
 // Chromium, checks the cluster map, collections and a search through the
-// search box, then the API key flow through a proxy that demands keys.
-// With SHOAL_UI_SCREENSHOTS=1 it writes docs/console-cluster.png,
-// docs/console-collections.png and docs/console-search.png.
+// search box, the API key flow through a proxy that demands keys, and last
+// a stopped node as the auto-refresh shows it. With SHOAL_UI_SCREENSHOTS=1
+// it writes docs/console-{cluster,collections,search,node-down}.png.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped under -short")
@@ -375,5 +375,17 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#s-run`)),
 			waitJS(`document.getElementById('search-error').innerText.includes('403 Forbidden')`),
 			waitJS(`document.getElementById('banner').innerText.includes('403')`))
+	})
+
+	t.Run("node down", func(t *testing.T) {
+		step(t, ctx, "open /ui", chromedp.Navigate(c.URL()+"/ui"),
+			waitJS(`document.querySelectorAll('#shardmap td[data-role="leader"]').length === 3`))
+		if err := c.StopNode(2); err != nil {
+			t.Fatal(err)
+		}
+		// The auto-refresh shows it without a reload.
+		step(t, ctx, "see n3 down", waitJS(`document.querySelector('#nodes .node.down[data-node="n3"]') !== null`),
+			waitJS(`document.getElementById('shardmap').innerText.includes('no answer')`))
+		screenshot(t, ctx, "console-node-down.png")
 	})
 }

@@ -298,23 +298,23 @@
 
     const stat = (label, value, title) => h('div', {class: 'stat', title}, h('div', {class: 'label'}, label), h('div', {class: 'value'}, value));
     fill($('summary'),
-      stat('Nodes', alive + ' / ' + nodes.length, 'healthy / registered'),
+      stat('Nodes up', alive + ' / ' + ids.length, 'alive / known (registered, or named in a placement)'),
       stat('Collections', cols.length),
       stat('Shards', shards.length),
       stat('Led shards', leaders + ' / ' + shards.length, 'shards whose raft group has a leader'),
       stat('Replicas', shards.reduce((n, s) => n + (s.replicas || []).length, 0)),
       stat('Documents', fmtInt(Object.values(counts).reduce((a, b) => a + b, 0)), 'live documents, counted on each shard\'s leader'));
 
-    const known = new Set(['id', 'raft_addr', 'alive', 'state']);
+    const known = new Set(['id', 'raft_addr', 'alive', 'state', 'note']);
     fill($('nodes'), ids.map((id) => {
-      const n = nodes.find((x) => x.id === id) || {id, alive: false, state: 'unregistered'};
+      const n = nodes.find((x) => x.id === id) || {id, alive: false, note: 'not registered: stopped, or its lease expired'};
       const st = nodeStateOf(n);
       const kind = nodeStateKind(st);
       const extra = Object.entries(n).filter(([k, v]) => !known.has(k) && v !== null && typeof v !== 'object');
       const p = perNode[id];
       return h('div', {class: 'node' + (kind === 'bad' ? ' down' : kind === 'warn' ? ' other' : ''), 'data-node': id},
         h('div', {class: 'top'}, h('span', {class: 'id'}, id), h('div', {class: 'spacer'}), badge(st, kind)),
-        h('div', {class: 'meta mono'}, n.raft_addr || '—'),
+        h('div', {class: 'meta mono'}, n.raft_addr || n.note || '—'),
         extra.map(([k, v]) => h('div', {class: 'meta'}, k + ': ' + v)),
         h('div', {class: 'counts'},
           h('span', null, h('b', null, p.replicas), ' replicas'),
