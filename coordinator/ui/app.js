@@ -171,14 +171,20 @@
     selected: null, // collection shown in detail
     explainSupported: undefined, // whether the API accepts "explain"
     busy: false,
+    want: undefined, // collection to select once the list is loaded
     again: false,
   };
 
   // ---- tabs -------------------------------------------------------------
 
   function showTab() {
-    const want = (location.hash || '#cluster').slice(1).split('/')[0];
+    // #search/NAME opens the search tab on collection NAME.
+    const [want, ...rest] = (location.hash || '#cluster').slice(1).split('/');
     state.tab = ['cluster', 'collections', 'search'].includes(want) ? want : 'cluster';
+    if (state.tab === 'search' && rest.length) {
+      try { state.want = decodeURIComponent(rest.join('/')); } catch (e) { state.want = undefined; }
+      renderCollectionSelect();
+    }
     for (const v of document.querySelectorAll('.view')) v.hidden = v.dataset.view !== state.tab;
     for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === state.tab);
     refresh();
@@ -431,7 +437,7 @@
         h('td', {class: 'num'}, segs),
         h('td', null, fieldChips(col)),
         h('td', null, h('div', {class: 'chips'}, attrs.length ? attrs : h('span', {class: 'muted'}, '—'))),
-        h('td', null, h('button', {type: 'button', class: 'ghost', onclick: () => { $('s-collection').value = col.name; location.hash = '#search'; onCollectionChange(); }}, 'Search')));
+        h('td', null, h('button', {type: 'button', class: 'ghost', onclick: () => { location.hash = '#search/' + enc(col.name); }}, 'Search')));
     });
     fill($('collections'), h('table', null,
       h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', {class: 'num'}, 'Documents'), h('th', {class: 'num'}, 'Shards × replicas'),
@@ -493,6 +499,10 @@
     if (had.join('\n') !== names.join('\n')) {
       fill(sel, names.length ? names.map((n) => h('option', {value: n}, n)) : h('option', {value: ''}, 'no collections'));
       if (names.includes(cur)) sel.value = cur;
+    }
+    if (state.want !== undefined && names.includes(state.want)) {
+      sel.value = state.want;
+      state.want = undefined;
     }
     onCollectionChange();
   }
@@ -757,7 +767,8 @@
   }
 
   function tick() {
-    if ($('autorefresh').checked && !document.hidden && state.tab !== 'search') refresh();
+    if (!$('autorefresh').checked || document.hidden) return;
+    if (state.tab === 'search') loadHealth(); else refresh();
   }
 
   function init() {
@@ -777,6 +788,9 @@
     $('refresh').addEventListener('click', () => refresh());
     $('refresh-collections').addEventListener('click', () => refresh());
     $('searchform').addEventListener('submit', runSearch);
+    $('searchform').addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $('searchform').requestSubmit(); }
+    });
     $('s-collection').addEventListener('change', onCollectionChange);
     window.addEventListener('hashchange', showTab);
     showTab();
