@@ -19,6 +19,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y chromium
-command -v chromium
+# A mirror that fails once should not fail the run: try three times.
+for try in 1 2 3; do
+	if $SUDO apt-get update && $SUDO apt-get install -y chromium; then
+		break
+	fi
+	if [ "$try" -eq 3 ]; then
+		echo "install-chromium: apt-get failed three times" >&2
+		exit 1
+	fi
+	sleep 10
+done
+echo "chromium: $(command -v chromium) installed"
