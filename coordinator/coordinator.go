@@ -165,6 +165,7 @@ func (c *Coordinator) collection(ctx context.Context, name string) (meta.Collect
 
 func (c *Coordinator) routes() {
 	m := http.NewServeMux()
+	registerUI(m) // the web console at /ui (ui.go)
 	m.HandleFunc("GET /v1/health", c.handleHealth)
 	m.HandleFunc("GET /v1/cluster", c.handleCluster)
 	m.HandleFunc("POST /v1/collections", c.handleCreate)
@@ -177,7 +178,6 @@ func (c *Coordinator) routes() {
 	m.HandleFunc("POST /v1/collections/{name}/search", c.handleSearch)
 	m.HandleFunc("POST /v1/collections/{name}/seal", c.handleControl("seal"))
 	m.HandleFunc("POST /v1/collections/{name}/compact", c.handleControl("compact"))
-	registerUI(m)
 	if c.cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
