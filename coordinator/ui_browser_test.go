@@ -378,6 +378,67 @@ func TestConsoleInBrowser(t *testing.T) {
 			waitJS(`document.getElementById('banner').innerText.includes('403')`))
 	})
 
+	// Fields the API may add (node states, moves, text fields) render
+	// without a change to the console: a stub API answers canned bodies.
+	t.Run("node states", func(t *testing.T) {
+		target, _ := url.Parse(c.URL())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		canned := map[string]string{
+			"/v1/health": `{"status":"degraded","shards":[{"collection":"docs","shard":1,"reason":"no leader"}]}`,
+			"/v1/cluster": `{"nodes":[
+				{"id":"n1","raft_addr":"127.0.0.1:7711","alive":true,"state":"alive","replicas":2},
+				{"id":"n2","raft_addr":"127.0.0.1:7712","alive":true,"state":"draining","replicas":1},
+				{"id":"n3","raft_addr":"127.0.0.1:7713","alive":true,"state":"suspect","replicas":2,"joining":1},
+				{"id":"n4","raft_addr":"127.0.0.1:7714","alive":false,"state":"dead","replicas":1,"lost_at":"2026-12-03T20:00:00Z"}],
+			 "shards":[
+				{"collection":"docs","shard":0,"replicas":[
+					{"node":"n1","role":"leader","term":3,"applied_index":9,"last_index":9,"documents":4},
+					{"node":"n2","role":"follower","term":3,"applied_index":6,"last_index":9,"documents":3}],
+				 "joining":["n3"]},
+				{"collection":"docs","shard":1,"replicas":[
+					{"node":"n3","role":"candidate","term":4,"applied_index":5,"last_index":5,"documents":2},
+					{"node":"n4","role":"unknown","error":"no answer"}],
+				 "under_replicated":true}]}`,
+			"/v1/collections": `{"collections":[{"name":"docs","shards":2,"replication":2,"text":{},"sparse":{"max_term":100},
+				"placement":[{"shard":0,"replicas":["n1","n2"],"leader":"n1"},{"shard":1,"replicas":["n3","n4"]}]}]}`,
+		}
+		stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if body, ok := canned[r.URL.Path]; ok {
+				w.Header().Set("Content-Type", "application/json")
+				if r.URL.Path == "/v1/health" {
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+				_, _ = w.Write([]byte(body))
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		defer stub.Close()
+		step(t, ctx, "open /ui on the stub", chromedp.Navigate(stub.URL+"/ui"),
+			waitJS(`document.querySelector('#nodes .node.down[data-node="n4"]') !== null`),
+			waitJS(`document.querySelector('#health .badge').textContent === 'cluster degraded'`))
+		nodes := eval[string](t, ctx, `document.getElementById('nodes').innerText`)
+		for _, s := range []string{"draining", "suspect", "dead", "lost at", "joining"} {
+			if !strings.Contains(nodes, s) {
+				t.Errorf("the nodes panel does not show %q: %q", s, nodes)
+			}
+		}
+		shardmap := eval[string](t, ctx, `document.getElementById('shardmap').innerText`)
+		for _, s := range []string{"under-replicated", "degraded", "moving to n3", "joining", "candidate", "(−3)", "no answer"} {
+			if !strings.Contains(shardmap, s) {
+				t.Errorf("the shard map does not show %q: %q", s, shardmap)
+			}
+		}
+		if up := eval[string](t, ctx, `document.getElementById('summary').innerText`); !strings.Contains(up, "3 / 4") {
+			t.Errorf("got summary %q, want 3 / 4 nodes up", up)
+		}
+		step(t, ctx, "text field", clickJS(`a[data-tab="search"]`),
+			waitJS(`document.getElementById('s-schema').innerText.includes('text field')`))
+		if schema := eval[string](t, ctx, `document.getElementById('s-schema').innerText`); strings.Contains(schema, "no text field") {
+			t.Errorf("the search form misses the text field: %q", schema)
+		}
+	})
+
 	t.Run("node down", func(t *testing.T) {
 		step(t, ctx, "open /ui", chromedp.Navigate(c.URL()+"/ui"),
 			waitJS(`document.querySelectorAll('#shardmap td[data-role="leader"]').length === 3`))

@@ -300,7 +300,7 @@
     const counts = collectionCounts(c);
     const cols = [...new Set(shards.map((s) => s.collection))];
     const leaders = shards.filter((s) => (s.replicas || []).some((r) => r.role === 'leader')).length;
-    const alive = nodes.filter((n) => nodeStateKind(nodeStateOf(n)) === 'ok').length;
+    const alive = nodes.filter((n) => nodeStateKind(nodeStateOf(n)) !== 'bad').length;
 
     const stat = (label, value, title) => h('div', {class: 'stat', title}, h('div', {class: 'label'}, label), h('div', {class: 'value'}, value));
     fill($('summary'),
@@ -311,7 +311,7 @@
       stat('Replicas', shards.reduce((n, s) => n + (s.replicas || []).length, 0)),
       stat('Documents', fmtInt(Object.values(counts).reduce((a, b) => a + b, 0)), 'live documents, counted on each shard\'s leader'));
 
-    const known = new Set(['id', 'raft_addr', 'alive', 'state', 'note']);
+    const known = new Set(['id', 'raft_addr', 'alive', 'state', 'note', 'replicas', 'joining', 'lost_at']);
     fill($('nodes'), ids.map((id) => {
       const n = nodes.find((x) => x.id === id) || {id, alive: false, note: 'not registered: stopped, or its lease expired'};
       const st = nodeStateOf(n);
@@ -321,9 +321,11 @@
       return h('div', {class: 'node' + (kind === 'bad' ? ' down' : kind === 'warn' ? ' other' : ''), 'data-node': id},
         h('div', {class: 'top'}, h('span', {class: 'id'}, id), h('div', {class: 'spacer'}), badge(st, kind)),
         h('div', {class: 'meta mono'}, n.raft_addr || n.note || '—'),
+        n.lost_at ? h('div', {class: 'meta'}, 'lost at ' + new Date(n.lost_at).toLocaleString('en-GB')) : null,
         extra.map(([k, v]) => h('div', {class: 'meta'}, k + ': ' + v)),
         h('div', {class: 'counts'},
-          h('span', null, h('b', null, p.replicas), ' replicas'),
+          h('span', {title: 'replicas placed on the node'}, h('b', null, typeof n.replicas === 'number' ? n.replicas : p.replicas), ' replicas'),
+          n.joining ? h('span', {title: 'replicas being added to the node'}, h('b', null, n.joining), ' joining') : null,
           h('span', null, h('b', null, p.leaders), ' leaders'),
           h('span', null, h('b', null, fmtInt(p.docs)), ' docs')));
     }));
@@ -343,6 +345,10 @@
       const isDegraded = degraded.has(sh.collection + '/' + sh.shard);
       const cells = ids.map((id) => {
         const r = reps.find((x) => x.node === id);
+        if (!r && (sh.joining || []).includes(id)) {
+          return h('td', {class: 'replica', 'data-node': id, 'data-role': 'joining'}, h('div', {class: 'line1'}, badge('joining', 'warn')),
+            h('div', {class: 'idx'}, 'replica being added'));
+        }
         if (!r) return h('td', {class: 'replica missing', title: id + ' holds no replica of this shard'}, '·');
         if (r.error) {
           return h('td', {class: 'replica'}, h('div', {class: 'line1'}, badge(r.role || 'unknown', 'bad')), h('div', {class: 'err'}, r.error));
@@ -360,7 +366,9 @@
       rows.push(h('tr', {class: isDegraded ? 'degraded' : null},
         first ? h('td', {class: 'colname group', rowspan: perCol[sh.collection]}, sh.collection,
           h('div', {class: 'muted small'}, fmtInt(counts[sh.collection] || 0) + ' docs')) : null,
-        h('td', {class: 'shardcell'}, String(sh.shard), isDegraded ? [' ', badge('degraded', 'bad')] : null),
+        h('td', {class: 'shardcell'}, String(sh.shard), isDegraded ? [' ', badge('degraded', 'bad')] : null,
+          sh.under_replicated ? h('div', null, badge('under-replicated', 'warn', 'fewer replicas than the replication factor are on live nodes')) : null,
+          (sh.joining || []).length ? h('div', {class: 'muted small'}, 'moving to ' + sh.joining.join(', ')) : null),
         cells));
     }
     const legend = h('div', {class: 'legend'}, 'Segments:',
@@ -401,6 +409,7 @@
   function hasText(col) {
     if (!col) return false;
     if (Object.keys(col).some((k) => k === 'text' || k.startsWith('text_'))) return true;
+    if (col.sparse && col.sparse.query) return true; // text queries through the sparse field
     return Object.values(col.attributes || {}).includes('text');
   }
 
