@@ -182,6 +182,7 @@ func (c *Coordinator) collection(ctx context.Context, name string) (meta.Collect
 
 func (c *Coordinator) routes() {
 	m := http.NewServeMux()
+	registerUI(m) // the web console at /ui (ui.go)
 	m.HandleFunc("GET /v1/health", c.handleHealth)
 	m.HandleFunc("GET /v1/cluster", c.handleCluster)
 	m.HandleFunc("POST /v1/collections", c.handleCreate)
